@@ -1,0 +1,147 @@
+# -*- coding: utf-8 -*-
+# Copyright: gpufleet.vllm contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Collection of one node's state: runs nvidia-smi and docker, assembles the schema v1 document.
+
+PRIVATE to the collection: not a public API, may change without notice.
+Runs on the managed host: stdlib only, Python >= 3.8. The document is described in
+docs/schema-v1.md and in the node_info module's RETURN.
+"""
+
+from __future__ import annotations
+
+import threading
+
+from ansible_collections.gpufleet.vllm.plugins.module_utils import _docker
+from ansible_collections.gpufleet.vllm.plugins.module_utils import _nvidia_smi
+from ansible_collections.gpufleet.vllm.plugins.module_utils import _vllm_log
+from ansible_collections.gpufleet.vllm.plugins.module_utils._runner import run_command
+from ansible_collections.gpufleet.vllm.plugins.module_utils._timestamps import format_utc
+from ansible_collections.gpufleet.vllm.plugins.module_utils._timestamps import parse_rfc3339
+from ansible_collections.gpufleet.vllm.plugins.module_utils._timestamps import utc_now
+
+SCHEMA_VERSION = 1
+# A stats-free log can still be huge (a 1 MB line, a flood of tracebacks): cap what is read.
+LOG_BYTES_LIMIT = 4 * 1024 * 1024
+CLI_BYTES_LIMIT = 1024 * 1024
+# Container states in which docker still has the log to read.
+_LOGLESS_CONTAINER_STATES = ("missing", "error")
+
+
+class CollectError(Exception):
+    """A user mistake found before anything ran (bad container name, bad query field)."""
+
+
+def validate_request(container: str, gpu_query_fields) -> None:
+    try:
+        _docker.validate_container_name(container)
+        _nvidia_smi.validate_fields(gpu_query_fields)
+    except (_docker.InvalidContainerName, _nvidia_smi.InvalidQueryField) as exc:
+        raise CollectError(str(exc)) from exc
+
+
+def collect(container: str, docker_path: str | None, nvidia_smi_path: str | None, log_lines: int,
+            command_timeout: float, gpu_query_fields, serving_fresh_after: float,
+            runner=run_command, clock=utc_now) -> dict:
+    """Run the three commands (concurrently: they are independent and each may take a while on
+    a loaded VM) and build the document. A failing command never raises: it is classified in
+    its section and the other sections are still returned."""
+    validate_request(container, gpu_query_fields)
+    results = {}
+
+    def run_gpu_query() -> None:
+        if nvidia_smi_path is None:
+            results["gpu"] = None
+        else:
+            results["gpu"] = runner(_nvidia_smi.query_command(nvidia_smi_path, gpu_query_fields),
+                                    timeout=command_timeout, max_bytes=CLI_BYTES_LIMIT)
+
+    def run_logs() -> None:
+        if docker_path is not None:
+            results["logs"] = runner(_docker.logs_command(docker_path, container, log_lines),
+                                     timeout=command_timeout, max_bytes=LOG_BYTES_LIMIT, merge_stderr=True,
+                                     keep_tail=True)
+
+    workers = [threading.Thread(target=run_gpu_query), threading.Thread(target=run_logs)]
+    for worker in workers:
+        worker.start()
+    inspect_result = None
+    if docker_path is not None:
+        inspect_result = runner(_docker.inspect_command(docker_path, container),
+                                timeout=command_timeout, max_bytes=CLI_BYTES_LIMIT)
+    for worker in workers:
+        worker.join()
+    now = clock()
+
+    gpu = gpu_document(results.get("gpu"), gpu_query_fields, nvidia_smi_path)
+    container_doc = container_document(container, inspect_result, docker_path)
+    vllm = vllm_document(container_doc, results.get("logs"), now, serving_fresh_after)
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "collected_at": format_utc(now),
+        "gpu": gpu,
+        "container": container_doc,
+        "vllm": vllm,
+    }
+
+
+def gpu_document(result, fields, binary: str | None) -> dict:
+    binary = binary or "nvidia-smi"
+    if result is None:
+        return _nvidia_smi.gpu_section(None, "", "", fields, not_found=True, binary=binary)
+    return _nvidia_smi.gpu_section(result.rc, result.stdout, result.stderr, fields,
+                                   timed_out=result.timed_out, not_found=result.not_found, binary=binary)
+
+
+def container_document(name: str, result, binary: str | None) -> dict:
+    binary = binary or "docker"
+    if result is None:
+        return _docker.container_section(name, None, "", "", not_found=True, binary=binary)
+    return _docker.container_section(name, result.rc, result.stdout, result.stderr,
+                                     timed_out=result.timed_out, not_found=result.not_found, binary=binary)
+
+
+def vllm_document(container: dict, result, now, serving_fresh_after: float) -> dict:
+    document = {
+        "phase": "unknown",
+        "log_status": "ok",
+        "message": None,
+        "engines": [],
+        "loading": None,
+        "errors": [],
+        "ready": False,
+        "last_log_at": None,
+        "log_lines_read": 0,
+    }
+    if container["status"] in _LOGLESS_CONTAINER_STATES or result is None:
+        document["log_status"] = "not_read"
+        document["phase"], document["message"] = _vllm_log.decide_phase(
+            container["status"], _vllm_log.parse_log_text("", None, now), serving_fresh_after)
+        if container["status"] == "error":
+            document["message"] = container["message"]
+        return document
+    if result.timed_out:
+        document["log_status"] = "timeout"
+        document["message"] = "docker logs did not answer in time; the docker daemon may be overloaded"
+        return document
+    if result.rc != 0 and not result.truncated:
+        document["log_status"], document["message"] = _docker.classify_logs_error(
+            result.rc, result.stdout, name=container["name"])
+        return document
+
+    parsed = _vllm_log.parse_log_text(result.stdout, parse_rfc3339(container["started_at"]), now)
+    phase, message = _vllm_log.decide_phase(container["status"], parsed, serving_fresh_after)
+    document.update(
+        phase=phase,
+        message=message,
+        engines=parsed["engines"],
+        loading=_vllm_log.loading_or_starting(parsed) if phase == "loading" else None,
+        errors=parsed["errors"],
+        ready=parsed["ready"],
+        last_log_at=parsed["last_log_at"],
+        log_lines_read=parsed["log_lines_read"],
+    )
+    if result.truncated:
+        document["message"] = (message + "; " if message else "") + (
+            "log output exceeded %d bytes: only its newest part was read" % LOG_BYTES_LIMIT)
+    return document

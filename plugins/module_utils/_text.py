@@ -1,0 +1,49 @@
+# -*- coding: utf-8 -*-
+# Copyright: gpufleet.vllm contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Cleaning of untrusted text that comes from a VM (logs, CLI output, container state).
+
+PRIVATE to the collection: not a public API, may change without notice.
+Runs on the managed host: stdlib only, Python >= 3.8.
+"""
+
+from __future__ import annotations
+
+import re
+
+# CSI (ESC [ ... final), OSC (ESC ] ... BEL or ST), other two-byte ESC sequences, and the
+# 8-bit C1 forms of CSI/OSC. Order matters: the longer forms must match before bare ESC.
+_ESCAPE_RE = re.compile(
+    r"""
+    \x1b\[[0-?]*[ -/]*[@-~]            # CSI: colours, cursor moves, screen clears
+    | \x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?  # OSC: window title, hyperlinks (BEL or ST ends it)
+    | \x1b[PX^_][^\x1b]*(?:\x1b\\)?     # DCS, SOS, PM, APC strings
+    | \x1b[@-Z\\-_]                     # other Fe escapes
+    | \x9b[0-?]*[ -/]*[@-~]            # 8-bit CSI
+    | \x9d[^\x07\x9c]*[\x07\x9c]?      # 8-bit OSC
+    """,
+    re.VERBOSE,
+)
+# Every remaining C0/C1 control character except TAB, plus DEL and the Unicode bidi overrides
+# that can visually reorder text on a terminal.
+_CONTROL_RE = re.compile("[\x00-\x08\x0a-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+DEFAULT_LIMIT = 300
+ELLIPSIS = "\u2026"
+
+
+def strip_escapes(text: str) -> str:
+    """Remove terminal escape sequences (ANSI colours, cursor control, OSC titles)."""
+    return _ESCAPE_RE.sub("", text)
+
+
+def clean_text(text: str | None, limit: int = DEFAULT_LIMIT) -> str | None:
+    """Return TEXT as one safe, bounded line: escapes and control characters removed,
+    tabs turned into spaces, surrounding blanks stripped, at most LIMIT characters
+    (an ellipsis marks a cut). None stays None."""
+    if text is None:
+        return None
+    cleaned = _CONTROL_RE.sub("", strip_escapes(text)).replace("\t", " ").strip()
+    if len(cleaned) > limit:
+        cleaned = cleaned[: max(limit - 1, 0)] + ELLIPSIS
+    return cleaned

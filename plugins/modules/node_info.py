@@ -1,0 +1,443 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: gpufleet.vllm contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+---
+module: node_info
+short_description: Collect GPU, container and vLLM engine state of one GPU VM
+version_added: 0.1.0
+description:
+  - "Reads the state of a VM that serves a model with vLLM in Docker and returns it as one structured
+    document (schema version 1): the GPUs from C(nvidia-smi --query-gpu), the vLLM container from
+    C(docker container inspect), and the engine's phase, throughput, queue, KV cache, loading progress
+    and fatal errors parsed from C(docker logs --timestamps --tail N)."
+  - Read-only. Commands run as argument lists (never through a shell) with a C locale and a timeout
+    each; the three commands run concurrently.
+  - A failing command never fails the module. It is classified in the C(status) and C(message) of its
+    section (for example RV(gpu.status=driver_error) or RV(container.status=missing)) and the other
+    sections are still returned. The module fails only for a bad option, such as an invalid container
+    name, before anything runs.
+  - Absent values are V(null), never V(0). Log text is bounded (a few cleaned lines, not the log) and
+    cleaned of control characters, but it comes from the VM and is untrusted.
+author:
+  - gpufleet.vllm contributors
+extends_documentation_fragment:
+  - gpufleet.vllm.attributes
+  - gpufleet.vllm.attributes.INFO_MODULE
+options:
+  container:
+    description:
+      - Name (or ID) of the vLLM container, for example V(vllm_qwen36_27b).
+      - Must be a valid docker container name (C([a-zA-Z0-9][a-zA-Z0-9_.-]+)); anything else is rejected
+        before any command runs.
+      - With the C(gpufleet.vllm.hyperstack) inventory this is the host variable C(hyperstack_vllm_container).
+    type: str
+    required: true
+  docker_path:
+    description:
+      - Path of the C(docker) CLI on the host. Default is C(docker) found on E(PATH) and the usual
+        system directories.
+      - When it cannot be found, RV(container.status) is V(error) with RV(container.error_kind=not_installed).
+    type: path
+  nvidia_smi_path:
+    description:
+      - Path of C(nvidia-smi) on the host. Default is C(nvidia-smi) found on E(PATH) and the usual
+        system directories.
+      - When it cannot be found, RV(gpu.status) is V(not_installed).
+    type: path
+  log_lines:
+    description:
+      - How many of the newest container log lines to read (C(docker logs --tail)).
+      - vLLM logs engine stats every 10 seconds; 300 lines cover the newest stats line while the engine
+        serves and the whole loading phase.
+    type: int
+    default: 300
+  command_timeout:
+    description:
+      - Seconds each command may take before it is killed and its section reports V(timeout).
+    type: float
+    default: 10
+  gpu_query_fields:
+    description:
+      - Fields passed to C(nvidia-smi --query-gpu); see C(nvidia-smi --help-query-gpu).
+      - The default ones are returned under the names documented in RV(gpu.devices); any other field
+        F is returned under F with C(.) replaced by C(_), for example C(clocks.sm) as C(clocks_sm).
+      - Each field must match C([a-z][a-z0-9_.]*).
+    type: list
+    elements: str
+    default: [index, uuid, name, temperature.gpu, utilization.gpu, power.draw, power.limit, memory.used, memory.total]
+  serving_fresh_after:
+    description:
+      - An engine whose newest stats line is older than this many seconds is V(idle), not V(serving).
+      - vLLM logs stats every 10 seconds while requests run and stops logging when idle.
+    type: float
+    default: 30
+  refresh_interval:
+    description:
+      - Handled on the controller by the action plugin, for a task that retries itself (the watch loop).
+      - Start this host's collections at least this many seconds apart, counting the time the previous one
+        took, so that a retrying task with O(ignore:delay=0) refreshes every N seconds rather than every
+        N seconds plus the collection time. V(0) (the default) does not wait.
+    type: float
+    default: 0
+  unreachable_as_result:
+    description:
+      - Handled on the controller by the action plugin.
+      - When the connection to the host fails, return an ordinary result with RV(reachable=false) and the
+        SSH error in RV(msg) instead of marking the host unreachable. A host marked unreachable leaves a
+        retrying task for good; with this option the next retry reconnects and the host rejoins the watch
+        when it recovers.
+    type: bool
+    default: false
+notes:
+  - The SSH user needs permission to run C(docker) (membership of the C(docker) group); otherwise
+    RV(container.error_kind) is V(permission_denied).
+  - Only log lines written since the container's last start count, so a container restarted by
+    C(--restart always) after a crash does not report the old run's errors.
+seealso:
+  - name: Schema of the returned document
+    description: docs/schema-v1.md in the collection.
+    link: https://example.invalid/gpufleet/vllm/docs/schema-v1.md
+"""
+
+EXAMPLES = r"""
+- name: Collect the state of the vLLM VM
+  gpufleet.vllm.node_info:
+    container: "{{ hyperstack_vllm_container }}"
+  register: node
+
+- name: Show the engine phase and the first GPU's temperature
+  ansible.builtin.debug:
+    msg: "{{ node.vllm.phase }}, GPU0 at {{ node.gpu.devices[0].temperature_c }} C"
+
+- name: Ask nvidia-smi for extra fields, read fewer log lines
+  gpufleet.vllm.node_info:
+    container: vllm_qwen36_27b
+    log_lines: 100
+    gpu_query_fields: [index, name, temperature.gpu, utilization.gpu, memory.used, memory.total, clocks.sm, pstate]
+
+- name: Use binaries outside PATH (here the project's simulator)
+  gpufleet.vllm.node_info:
+    container: vllm_qwen36_27b
+    docker_path: /opt/fakegpu/bin/docker
+    nvidia_smi_path: /opt/fakegpu/bin/nvidia-smi
+"""
+
+RETURN = r"""
+reachable:
+  description: Whether the controller reached the host. Only V(false) with O(unreachable_as_result=true); then
+    RV(msg) holds the connection error and no other key of this document is returned.
+  type: bool
+  returned: always
+  sample: true
+msg:
+  description: The connection error when RV(reachable=false).
+  type: str
+  returned: when RV(reachable=false)
+  sample: "Failed to connect to the host via ssh: ssh: connect to host 10.200.3.2 port 22: Connection refused"
+schema_version:
+  description: Version of this document's layout. Incompatible changes raise it.
+  type: int
+  returned: unless RV(reachable=false)
+  sample: 1
+collected_at:
+  description: When the commands had finished, by the host's clock, ISO 8601 UTC.
+  type: str
+  returned: unless RV(reachable=false)
+  sample: "2026-11-28T01:40:00.123456Z"
+gpu:
+  description: GPUs as C(nvidia-smi --query-gpu) reports them.
+  type: dict
+  returned: unless RV(reachable=false)
+  contains:
+    status:
+      description:
+        - V(ok); V(not_installed) (no nvidia-smi); V(driver_error) (driver not loaded, NVML library missing
+          or mismatched); V(no_devices); V(gpu_lost) (a GPU fell off the bus, reboot needed); V(timeout);
+          V(error) (anything else, see RV(gpu.message)).
+      type: str
+      returned: always
+      sample: ok
+    message:
+      description: What failed and how to fix it; V(null) when RV(gpu.status=ok).
+      type: str
+      returned: always
+      sample: "nvidia-smi: NVIDIA driver not loaded (exit 9); check the driver with 'lsmod | grep nvidia'"
+    devices:
+      description: One entry per GPU row; empty when the query failed. Unavailable values (C([N/A]),
+        C([Not Supported]) and other C([...]) forms) are V(null).
+      type: list
+      elements: dict
+      returned: always
+      contains:
+        index:
+          description: nvidia-smi C(index) (may change between boots; C(uuid) is stable).
+          type: int
+          sample: 0
+        uuid:
+          description: nvidia-smi C(uuid).
+          type: str
+          sample: GPU-5d1d7b8e-2c4f-4e61-9a0b-6f1c2d3e4f50
+        name:
+          description: Product name.
+          type: str
+          sample: NVIDIA A100 80GB PCIe
+        temperature_c:
+          description: Core temperature, degrees Celsius (C(temperature.gpu)).
+          type: int
+          sample: 41
+        utilization_pct:
+          description: GPU utilisation, percent (C(utilization.gpu)); V(null) on MIG-enabled GPUs.
+          type: int
+          sample: 87
+        power_w:
+          description: Power draw, watts (C(power.draw)).
+          type: float
+          sample: 212.44
+        power_limit_w:
+          description: Power limit, watts (C(power.limit)).
+          type: float
+          sample: 300.0
+        memory_used_mib:
+          description: Used memory, MiB (C(memory.used)).
+          type: int
+          sample: 74213
+        memory_total_mib:
+          description: Total memory, MiB (C(memory.total)).
+          type: int
+          sample: 81920
+container:
+  description: The vLLM container as C(docker container inspect) reports it.
+  type: dict
+  returned: unless RV(reachable=false)
+  contains:
+    name:
+      description: The container name asked for.
+      type: str
+      sample: vllm_qwen36_27b
+    status:
+      description:
+        - Docker's C(State.Status) (V(running), V(restarting), V(exited), V(created), V(paused), V(removing),
+          V(dead)), or V(missing) (no such container), or V(error) (docker could not be asked, see
+          RV(container.error_kind)).
+      type: str
+      sample: running
+    error_kind:
+      description: When RV(container.status=error), V(daemon_down), V(permission_denied), V(not_installed),
+        V(timeout) or V(error); else V(null).
+      type: str
+      sample: permission_denied
+    health:
+      description: C(State.Health.Status) (V(starting), V(healthy), V(unhealthy)), V(none) when the image has
+        no HEALTHCHECK (vLLM's has none), V(null) when unknown.
+      type: str
+      sample: none
+    restart_count:
+      description: Docker's C(RestartCount); a growing count means a restart loop.
+      type: int
+      sample: 0
+    started_at:
+      description: When the container last started, ISO 8601 UTC; V(null) if never or unknown.
+      type: str
+      sample: "2026-11-28T01:30:00.000000Z"
+    oom_killed:
+      description: C(State.OOMKilled) (host memory, not GPU memory).
+      type: bool
+      sample: false
+    exit_code:
+      description: C(State.ExitCode) of the last run.
+      type: int
+      sample: 0
+    image:
+      description: Image the container runs.
+      type: str
+      sample: vllm/vllm-openai:latest
+    message:
+      description: Docker's error text (C(State.Error)) or what went wrong asking docker, and how to fix it.
+      type: str
+      sample: null
+vllm:
+  description: The vLLM engine, from the container's log since its last start.
+  type: dict
+  returned: unless RV(reachable=false)
+  contains:
+    phase:
+      description:
+        - V(serving) (fresh stats with traffic); V(idle) (up, no recent traffic; vLLM stops logging when idle,
+          so old stats mean idle, not broken); V(loading) (see RV(vllm.loading)); V(failed) (a fatal error since
+          the last start, see RV(vllm.errors)); V(stopped) (container not running or missing); V(unknown)
+          (docker could not be asked or the log could not be read, see RV(vllm.message)).
+      type: str
+      sample: serving
+    log_status:
+      description: V(ok), V(unsupported) (the logging driver cannot be read), V(not_read) (container missing or
+        docker unavailable), V(timeout) or V(error).
+      type: str
+      sample: ok
+    message:
+      description: Why the phase is what it is when that is not obvious; V(null) otherwise.
+      type: str
+      sample: null
+    engines:
+      description: Newest periodic stats line per engine (several under data parallelism), numbered engines
+        first, then an aggregated line. Empty before the first stats line.
+      type: list
+      elements: dict
+      contains:
+        engine:
+          description: Engine index (C(Engine 001:) is 1; V0 lines are engine 0); V(null) for an aggregated line.
+          type: int
+          sample: 0
+        aggregated_engines:
+          description: N of an C(N Engines Aggregated:) line, else V(null).
+          type: int
+          sample: null
+        prompt_tps:
+          description: Avg prompt throughput, tokens/s.
+          type: float
+          sample: 1234.5
+        generation_tps:
+          description: Avg generation throughput, tokens/s.
+          type: float
+          sample: 87.6
+        running:
+          description: Requests running.
+          type: int
+          sample: 3
+        waiting:
+          description: Requests waiting (V1 C(Waiting), V0 C(Pending)).
+          type: int
+          sample: 1
+        swapped:
+          description: Requests swapped to CPU (V0 engine only).
+          type: int
+          sample: null
+        preemptions:
+          description: Preemptions in the interval, when the line reports them.
+          type: int
+          sample: null
+        kv_cache_pct:
+          description: KV cache usage of the device, percent.
+          type: float
+          sample: 42.3
+        kv_cache_device:
+          description: Device of that KV cache (C(GPU), C(XPU), C(GPU + host), ...).
+          type: str
+          sample: GPU
+        cpu_kv_cache_pct:
+          description: CPU KV cache usage, percent (V0 engine only).
+          type: float
+          sample: null
+        prefix_cache_hit_pct:
+          description: Prefix cache hit rate, percent; V(null) when not reported (vLLM 0.33 before any request).
+          type: float
+          sample: 61.2
+        logged_at:
+          description: Docker's timestamp of the stats line, ISO 8601 UTC.
+          type: str
+          sample: "2026-11-28T01:39:55.000000Z"
+        age_s:
+          description: Seconds between RV(vllm.engines[].logged_at) and RV(collected_at).
+          type: float
+          sample: 4.9
+    loading:
+      description: Loading progress while RV(vllm.phase=loading), else V(null).
+      type: dict
+      contains:
+        stage:
+          description: V(starting), V(downloading), V(loading_weights), V(profiling), V(compiling),
+            V(capturing_graphs) or V(starting_server).
+          type: str
+          sample: loading_weights
+        progress_pct:
+          description: Percent of the stage's progress bar (checkpoint shards, CUDA graphs), else V(null).
+          type: int
+          sample: 50
+        message:
+          description: The newest loading line, cleaned.
+          type: str
+          sample: "Loading safetensors checkpoint shards:  50% Completed | 23/46 [00:23<00:21,  1.09it/s]"
+    errors:
+      description: Fatal errors since the container's last start, root cause first, one per kind, at most 5.
+      type: list
+      elements: dict
+      contains:
+        kind:
+          description: V(cuda_oom), V(kv_cache_insufficient), V(gpu_memory_utilization), V(engine_init_failed)
+            or V(engine_died).
+          type: str
+          sample: cuda_oom
+        message:
+          description: The log line, cleaned and bounded.
+          type: str
+          sample: "torch.OutOfMemoryError: CUDA out of memory. Tried to allocate 224.00 MiB."
+        logged_at:
+          description: Docker's timestamp of the line, ISO 8601 UTC.
+          type: str
+          sample: "2026-11-28T01:39:55.000000Z"
+    ready:
+      description: The API server reported startup complete since the last start.
+      type: bool
+      sample: true
+    last_log_at:
+      description: Timestamp of the newest log line since the last start, ISO 8601 UTC.
+      type: str
+      sample: "2026-11-28T01:39:55.000000Z"
+    log_lines_read:
+      description: Log lines read (after splitting progress bars on carriage returns).
+      type: int
+      sample: 300
+"""
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.gpufleet.vllm.plugins.module_utils._collect import CollectError
+from ansible_collections.gpufleet.vllm.plugins.module_utils._collect import collect
+from ansible_collections.gpufleet.vllm.plugins.module_utils._nvidia_smi import DEFAULT_QUERY_FIELDS
+
+MAX_LOG_LINES = 10000
+
+
+def main() -> None:
+    module = AnsibleModule(
+        argument_spec={
+            "container": {"type": "str", "required": True},
+            "docker_path": {"type": "path"},
+            "nvidia_smi_path": {"type": "path"},
+            "log_lines": {"type": "int", "default": 300},
+            "command_timeout": {"type": "float", "default": 10},
+            "gpu_query_fields": {"type": "list", "elements": "str", "default": list(DEFAULT_QUERY_FIELDS)},
+            "serving_fresh_after": {"type": "float", "default": 30},
+            # Both consumed by the action plugin on the controller; accepted here so that the
+            # documentation and the argument spec agree.
+            "refresh_interval": {"type": "float", "default": 0},
+            "unreachable_as_result": {"type": "bool", "default": False},
+        },
+        supports_check_mode=True,
+    )
+    params = module.params
+    if not 1 <= params["log_lines"] <= MAX_LOG_LINES:
+        module.fail_json(msg="log_lines must be between 1 and %d, got %d" % (MAX_LOG_LINES, params["log_lines"]))
+    if params["command_timeout"] <= 0:
+        module.fail_json(msg="command_timeout must be positive, got %s" % params["command_timeout"])
+    try:
+        document = collect(
+            container=params["container"],
+            docker_path=params["docker_path"] or module.get_bin_path("docker"),
+            nvidia_smi_path=params["nvidia_smi_path"] or module.get_bin_path("nvidia-smi"),
+            log_lines=params["log_lines"],
+            command_timeout=params["command_timeout"],
+            gpu_query_fields=params["gpu_query_fields"],
+            serving_fresh_after=params["serving_fresh_after"],
+        )
+    except CollectError as exc:
+        module.fail_json(msg=str(exc))
+    module.exit_json(changed=False, **document)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,75 @@
+# -*- coding: utf-8 -*-
+# Copyright: gpufleet.vllm contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Thresholds shared by the dashboard's colours and the health gate.
+
+PRIVATE to the collection: not a public API, may change without notice.
+One set of numbers decides both what is drawn yellow/red and what warns/fails the gate, so what
+is red on screen is what fails CI. Controller side (Python >= 3.12).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from enum import IntEnum
+
+
+class Level(IntEnum):
+    """Severity of a value against its thresholds; orders as ok < warn < fail."""
+
+    OK = 0
+    WARN = 1
+    FAIL = 2
+
+    @property
+    def style(self) -> str:
+        return ("green", "yellow", "red")[self]
+
+
+@dataclasses.dataclass(frozen=True)
+class Band:
+    """A value at or above ``warn`` warns, at or above ``fail`` fails (the seed: 50 / 80)."""
+
+    warn: float
+    fail: float
+
+    def level(self, value: float | None) -> Level | None:
+        if value is None:
+            return None
+        if value >= self.fail:
+            return Level.FAIL
+        if value >= self.warn:
+            return Level.WARN
+        return Level.OK
+
+
+@dataclasses.dataclass(frozen=True)
+class Thresholds:
+    # Bars (utilisation, VRAM): the seed's green < 50, yellow < 80, red >= 80.
+    utilization_pct: Band = Band(50.0, 80.0)
+    memory_pct: Band = Band(50.0, 80.0)
+    kv_cache_pct: Band = Band(80.0, 95.0)
+    temperature_c: Band = Band(80.0, 90.0)
+    # A panel not refreshed for this many refresh intervals is stale.
+    stale_intervals: float = 3.0
+    # Newest stats line older than this (seconds) while requests run: engine may be hung.
+    stats_stale_s: float = 60.0
+
+    @classmethod
+    def from_mapping(cls, values: dict) -> Thresholds:
+        """Build from a mapping such as ``{"kv_cache_pct": {"warn": 70, "fail": 90}}``;
+        unknown keys raise ValueError naming the key."""
+        fields = {field.name: field for field in dataclasses.fields(cls)}
+        kwargs = {}
+        for key, value in (values or {}).items():
+            if key not in fields:
+                raise ValueError(f"unknown threshold {key!r}; known: {', '.join(sorted(fields))}")
+            default = getattr(cls(), key)
+            if isinstance(default, Band):
+                if not isinstance(value, dict) or set(value) - {"warn", "fail"}:
+                    raise ValueError(f"threshold {key!r} must be a mapping with 'warn' and/or 'fail'")
+                value = Band(float(value.get("warn", default.warn)), float(value.get("fail", default.fail)))
+            else:
+                value = float(value)
+            kwargs[key] = value
+        return cls(**kwargs)
