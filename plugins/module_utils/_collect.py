@@ -86,7 +86,7 @@ def collect(container: str, docker_path: str | None, nvidia_smi_path: str | None
 
 
 def gpu_document(result, fields, binary: str | None) -> dict:
-    binary = binary or "nvidia-smi"
+    binary = binary or "nvidia-smi on PATH"
     if result is None:
         return _nvidia_smi.gpu_section(None, "", "", fields, not_found=True, binary=binary)
     return _nvidia_smi.gpu_section(result.rc, result.stdout, result.stderr, fields,
@@ -94,7 +94,7 @@ def gpu_document(result, fields, binary: str | None) -> dict:
 
 
 def container_document(name: str, result, binary: str | None) -> dict:
-    binary = binary or "docker"
+    binary = binary or "docker on PATH"
     if result is None:
         return _docker.container_section(name, None, "", "", not_found=True, binary=binary)
     return _docker.container_section(name, result.rc, result.stdout, result.stderr,

@@ -235,7 +235,7 @@ def container_section(
     """The ``container`` dict of schema v1 from one ``inspect_command`` run."""
     if not_found:
         return _unknown_state(name, "error", "not_installed", _bounded(
-            "docker CLI not found at %s; install docker or set docker_path" % binary
+            "docker CLI not found (looked for %s); install docker or set docker_path" % binary
         ))
     if timed_out:
         return _unknown_state(name, "error", "timeout", _bounded(

@@ -286,7 +286,7 @@ def gpu_section(
         return {
             "status": "not_installed",
             "message": _bounded(
-                "nvidia-smi not found at %s; install the NVIDIA driver or set nvidia_smi_path"
+                "nvidia-smi not found (looked for %s); install the NVIDIA driver or set nvidia_smi_path"
                 % binary
             ),
             "devices": [],

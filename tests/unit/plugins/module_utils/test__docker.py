@@ -285,7 +285,7 @@ def unknown(status, error_kind, message):
     ({"rc": 1, "stderr": DAEMON_DOWN}, unknown("error", "daemon_down", DAEMON_MESSAGE)),
     ({"rc": 1, "stderr": PERMISSION}, unknown("error", "permission_denied", PERMISSION_MESSAGE)),
     ({"rc": None, "not_found": True, "binary": "/usr/bin/docker"},
-     unknown("error", "not_installed", "docker CLI not found at /usr/bin/docker; install docker or set docker_path")),
+     unknown("error", "not_installed", "docker CLI not found (looked for /usr/bin/docker); install docker or set docker_path")),
     ({"rc": None, "timed_out": True, "stdout": inspect_line()},
      unknown("error", "timeout", "docker container inspect did not answer in time; the Docker daemon may be hung (check systemctl status docker)")),
     ({"rc": 0, "stdout": "garbage\n"},

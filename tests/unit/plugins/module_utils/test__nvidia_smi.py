@@ -262,7 +262,7 @@ def test_classify_failure_message_is_bounded():
      {"status": "ok", "message": None, "devices": []}),
     ({"rc": None, "stdout": "", "not_found": True, "binary": "/usr/bin/nvidia-smi"},
      {"status": "not_installed",
-      "message": "nvidia-smi not found at /usr/bin/nvidia-smi; install the NVIDIA driver or set nvidia_smi_path",
+      "message": "nvidia-smi not found (looked for /usr/bin/nvidia-smi); install the NVIDIA driver or set nvidia_smi_path",
       "devices": []}),
     ({"rc": None, "stdout": A100_ROW + "\n", "timed_out": True},
      {"status": "timeout",

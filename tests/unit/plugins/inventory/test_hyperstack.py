@@ -1,0 +1,517 @@
+# -*- coding: utf-8 -*-
+# Copyright: gpufleet.vllm contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Tests of the gpufleet.vllm.hyperstack inventory plugin: _populate() with a real InventoryData
+on real hypr files (fixtures/hypr is hypr's own examples, fixtures/edge the edge cases)."""
+
+from __future__ import annotations
+
+import os
+import shlex
+import shutil
+import subprocess
+
+import pytest
+from ansible.errors import AnsibleParserError
+from ansible.inventory.data import InventoryData
+from ansible.parsing.dataloader import DataLoader
+from ansible.template import is_trusted_as_template, trust_as_template
+
+from ansible_collections.gpufleet.vllm.plugins.inventory.hyperstack import (
+    InventoryModule,
+    expand_config_files,
+    host_label,
+    ssh_common_args,
+)
+
+FIXTURES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "fixtures")
+HYPR = os.path.join(FIXTURES, "hypr")
+EDGE = os.path.join(FIXTURES, "edge")
+# The documented defaults of the plugin's options (ours and ansible.builtin.constructed's).
+OPTION_DEFAULTS = {
+    "address": "wireguard_hostname",
+    "compose": {},
+    "groups": {},
+    "keyed_groups": [],
+    "strict": False,
+    "leading_separator": True,
+    "use_extra_vars": False,
+}
+SSH_TAIL = "-o StrictHostKeyChecking=accept-new -o ConnectTimeout={} -o ServerAliveInterval=5 " \
+           "-o ServerAliveCountMax=3 -o BatchMode=yes"
+JINJA_ID = "{{ lookup('pipe', 'id') }}"
+
+
+@pytest.fixture
+def home(tmp_path, monkeypatch):
+    """An empty HOME, so that ~/.ssh/id_rsa of the machine running the tests plays no part."""
+    path = tmp_path / "home"
+    path.mkdir()
+    monkeypatch.setenv("HOME", str(path))
+    return path
+
+
+def trusted(value):
+    """Mark strings as Ansible marks everything in a plugin's own configuration file: trusted."""
+    if isinstance(value, str):
+        return trust_as_template(value)
+    if isinstance(value, list):
+        return [trusted(item) for item in value]
+    if isinstance(value, dict):
+        return {key: trusted(item) for key, item in value.items()}
+    return value
+
+
+@pytest.fixture
+def make_plugin(monkeypatch, home):
+    """Build the plugin with a fresh InventoryData and the given options; collect its warnings."""
+    warnings: list[str] = []
+
+    def build(config_files, **options):
+        plugin = InventoryModule()
+        plugin.inventory = InventoryData()
+        plugin.loader = DataLoader()
+        values = trusted({**OPTION_DEFAULTS, "config_files": config_files, **options})
+        monkeypatch.setattr(plugin, "get_option", values.__getitem__)
+        monkeypatch.setattr(plugin.display, "warning", lambda message, *args, **kwargs: warnings.append(message))
+        return plugin
+
+    build.warnings = warnings
+    return build
+
+
+def host_vars(plugin, name):
+    """The variables the plugin set on a host (without those InventoryData adds itself)."""
+    variables = dict(plugin.inventory.get_host(name).vars)
+    del variables["inventory_file"], variables["inventory_dir"]
+    return variables
+
+
+def group_hosts(plugin):
+    return {
+        name: sorted(host.name for host in group.get_hosts())
+        for name, group in plugin.inventory.groups.items()
+        if name not in ("all", "ungrouped")
+    }
+
+
+def hypr_vm1_vars(address_host="hyperstack1.wg1"):
+    state = os.path.join(HYPR, ".hyperstack-vm1-state.json")
+    return {
+        "ansible_host": address_host,
+        "ansible_user": "ubuntu",
+        "ansible_port": 22,
+        "ansible_ssh_common_args": f"-o 'UserKnownHostsFile=\"{state}.known_hosts\"' " + SSH_TAIL.format(10),
+        "ansible_ssh_timeout": 10,
+        "hyperstack_label": "hyperstack-vm1",
+        "hyperstack_config_path": os.path.join(HYPR, "hyperstack-vm1.toml"),
+        "hyperstack_state_path": state,
+        "hyperstack_state_error": None,
+        "hyperstack_provisioned": True,
+        "hyperstack_vm_id": 418823,
+        "hyperstack_vm_name": "hyperstack1-20261126091502",
+        "hyperstack_public_ip": "38.80.122.17",
+        "hyperstack_flavor": "n3-A100x1",
+        "hyperstack_region": "CANADA-1",
+        "hyperstack_status": "ACTIVE",
+        "hyperstack_expected_gpu_count": 1,
+        "hyperstack_labels": ["qwen36-27b", "wireguard"],
+        "hyperstack_vllm_model": "Qwen/Qwen3.6-27B-FP8",
+        "hyperstack_vllm_container": "vllm_qwen36_27b",
+        "hyperstack_vllm_preset": "qwen36-27b",
+        "hyperstack_vllm_port": 11434,
+        "hyperstack_tensor_parallel_size": 1,
+        "hyperstack_wireguard_hostname": "hyperstack1.wg1",
+        "hyperstack_wireguard_ip": "192.168.3.1",
+    }
+
+
+def hypr_vm2_vars(address_host="hyperstack2.wg1"):
+    state = os.path.join(HYPR, ".hyperstack-vm2-state.json")
+    return {
+        "ansible_host": address_host,
+        "ansible_user": "ubuntu",
+        "ansible_port": 22,
+        "ansible_ssh_common_args": f"-o 'UserKnownHostsFile=\"{state}.known_hosts\"' " + SSH_TAIL.format(10),
+        "ansible_ssh_timeout": 10,
+        "hyperstack_label": "hyperstack-vm2",
+        "hyperstack_config_path": os.path.join(HYPR, "hyperstack-vm2.toml"),
+        "hyperstack_state_path": state,
+        "hyperstack_state_error": "state file does not exist",
+        "hyperstack_provisioned": False,
+        "hyperstack_vm_id": None,
+        "hyperstack_vm_name": None,
+        "hyperstack_public_ip": None,
+        "hyperstack_flavor": "n3-A100x1",
+        "hyperstack_region": None,
+        "hyperstack_status": None,
+        "hyperstack_expected_gpu_count": 1,
+        "hyperstack_labels": ["gemma4-31b", "wireguard"],
+        "hyperstack_vllm_model": "cyankiwi/gemma-4-31B-it-AWQ-4bit",
+        "hyperstack_vllm_container": "vllm_gemma4_31b",
+        "hyperstack_vllm_preset": None,
+        "hyperstack_vllm_port": 11434,
+        "hyperstack_tensor_parallel_size": 1,
+        "hyperstack_wireguard_hostname": "hyperstack2.wg1",
+        "hyperstack_wireguard_ip": "192.168.3.3",
+    }
+
+
+@pytest.mark.parametrize(
+    ("name", "accepted"),
+    [
+        ("hyperstack.yml", True),
+        ("hyperstack.yaml", True),
+        ("fleet.hyperstack.yml", True),
+        ("fleet.hyperstack.yaml", True),
+        ("hyperstack-vm1.toml", False),
+        ("hyperstack.toml", False),
+        ("inventory.yml", False),
+        ("myhyperstack.yml", False),
+        ("hyperstack.yml.bak", False),
+    ],
+)
+def test_verify_file(tmp_path, name, accepted):
+    path = tmp_path / name
+    path.write_text("plugin: gpufleet.vllm.hyperstack\n")
+    assert InventoryModule().verify_file(str(path)) is accepted
+
+
+def test_verify_file_needs_an_existing_file(tmp_path):
+    assert InventoryModule().verify_file(str(tmp_path / "hyperstack.yml")) is False
+
+
+def test_expand_config_files(tmp_path, home):
+    hypr_dir = tmp_path / "hypr"
+    (hypr_dir / "old").mkdir(parents=True)
+    for name in ("hyperstack-vm2.toml", "hyperstack-vm1.toml", "old/hyperstack-vm.toml", "notes.md"):
+        (hypr_dir / name).write_text("")
+    (hypr_dir / "dir.toml").mkdir()
+    (home / "cfg").mkdir()
+    (home / "cfg" / "gpu.toml").write_text("")
+
+    files, unmatched = expand_config_files(
+        ["hypr/hyperstack-vm*.toml", "hypr/*.toml", "~/cfg/*.toml", str(hypr_dir / "**" / "*.toml"), "none/*.toml"],
+        str(tmp_path),
+    )
+
+    assert files == [
+        str(hypr_dir / "hyperstack-vm1.toml"),
+        str(hypr_dir / "hyperstack-vm2.toml"),
+        str(home / "cfg" / "gpu.toml"),
+        str(hypr_dir / "old" / "hyperstack-vm.toml"),
+    ]
+    assert unmatched == [("none/*.toml", str(tmp_path / "none" / "*.toml"))]
+
+
+@pytest.mark.parametrize(
+    ("path", "label"),
+    [
+        ("/srv/hypr/hyperstack-vm1.toml", "hyperstack-vm1"),
+        ("/srv/hypr/hyperstack-vm1-coder.toml", "hyperstack-vm1-coder"),
+        ("/srv/hypr/vm.toml.toml", "vm.toml"),
+        ("/srv/hypr/vm.conf", "vm.conf"),
+    ],
+)
+def test_host_label(path, label):
+    assert host_label(path) == label
+
+
+@pytest.mark.parametrize(
+    ("known_hosts", "timeout", "expected"),
+    [
+        ("/srv/hypr/.s.json.known_hosts", 10,
+         "-o 'UserKnownHostsFile=\"/srv/hypr/.s.json.known_hosts\"' " + SSH_TAIL.format(10)),
+        ("/srv/my hypr/s.known_hosts", 3,
+         "-o 'UserKnownHostsFile=\"/srv/my hypr/s.known_hosts\"' " + SSH_TAIL.format(3)),
+        ("/srv/it's/100%/a\"b\\c", 10,
+         "-o 'UserKnownHostsFile=\"/srv/it'\"'\"'s/100%%/a\\\"b\\\\c\"' " + SSH_TAIL.format(10)),
+    ],
+)
+def test_ssh_common_args(known_hosts, timeout, expected):
+    assert ssh_common_args(known_hosts, timeout) == expected
+
+
+@pytest.mark.skipif(shutil.which("ssh") is None, reason="needs the OpenSSH client")
+@pytest.mark.parametrize("known_hosts", ["/srv/hypr/.s.json.known_hosts", "/srv/100%/a\"b/c", "/srv/x'y/z"])
+def test_ssh_reads_the_options_as_hypr_passes_them(known_hosts):
+    # Split as Ansible splits ssh_common_args (shlex), then ask ssh what it understood.
+    args = shlex.split(ssh_common_args(known_hosts, 7))
+    result = subprocess.run(["ssh", "-G", *args, "vm.invalid"], capture_output=True, text=True, check=True,
+                            env={"PATH": os.environ["PATH"], "HOME": "/nonexistent"})
+    config = dict(line.split(" ", 1) for line in result.stdout.splitlines())
+    assert (config["userknownhostsfile"], config["stricthostkeychecking"], config["connecttimeout"],
+            config["serveraliveinterval"], config["serveralivecountmax"], config["batchmode"]) == (
+        known_hosts, "accept-new", "7", "5", "3", "yes")
+
+
+def test_populate_hypr_examples(make_plugin):
+    plugin = make_plugin([os.path.join(HYPR, "hyperstack-vm*.toml")])
+    plugin._populate("/unused")
+
+    assert sorted(plugin.inventory.hosts) == ["hyperstack-vm1", "hyperstack-vm2"]
+    assert host_vars(plugin, "hyperstack-vm1") == hypr_vm1_vars()
+    assert host_vars(plugin, "hyperstack-vm2") == hypr_vm2_vars()
+    assert group_hosts(plugin) == {"provisioned": ["hyperstack-vm1"], "unprovisioned": ["hyperstack-vm2"]}
+    state2 = os.path.join(HYPR, ".hyperstack-vm2-state.json")
+    assert make_plugin.warnings == [
+        f"hyperstack-vm2: state file does not exist ({state2}); the host is marked not provisioned"
+    ]
+
+
+def test_populate_resolves_relative_patterns_against_the_config_folder(make_plugin):
+    plugin = make_plugin(["hypr/hyperstack-vm1.toml"])
+    plugin._populate(FIXTURES)
+    assert host_vars(plugin, "hyperstack-vm1") == hypr_vm1_vars()
+
+
+def test_populate_sets_the_key_file_only_when_it_exists(make_plugin, home):
+    (home / ".ssh").mkdir()
+    (home / ".ssh" / "id_rsa").write_text("placeholder, not a key")
+    plugin = make_plugin([os.path.join(HYPR, "hyperstack-vm1.toml")])
+    plugin._populate("/unused")
+    assert host_vars(plugin, "hyperstack-vm1") == {
+        **hypr_vm1_vars(),
+        "ansible_ssh_private_key_file": str(home / ".ssh" / "id_rsa"),
+    }
+
+
+@pytest.mark.parametrize(
+    ("address", "vm1_host", "vm2_host"),
+    [
+        ("wireguard_hostname", "hyperstack1.wg1", "hyperstack2.wg1"),
+        ("wireguard_ip", "192.168.3.1", "192.168.3.3"),
+        # VM2 has no state, so no public IP: it keeps the WireGuard hostname.
+        ("public_ip", "38.80.122.17", "hyperstack2.wg1"),
+    ],
+)
+def test_populate_address(make_plugin, address, vm1_host, vm2_host):
+    plugin = make_plugin([os.path.join(HYPR, "*.toml")], address=address)
+    plugin._populate("/unused")
+    assert host_vars(plugin, "hyperstack-vm1") == hypr_vm1_vars(vm1_host)
+    assert host_vars(plugin, "hyperstack-vm2") == hypr_vm2_vars(vm2_host)
+
+
+def test_populate_preset_named_by_state(make_plugin):
+    plugin = make_plugin([os.path.join(EDGE, "preset.toml")], address="public_ip")
+    plugin._populate("/unused")
+    state = os.path.join(EDGE, ".preset-state.json")
+    assert host_vars(plugin, "preset") == {
+        "ansible_host": "198.51.100.23",
+        "ansible_user": "operator",
+        "ansible_port": 2222,
+        "ansible_ssh_common_args": f"-o 'UserKnownHostsFile=\"{state}.known_hosts\"' " + SSH_TAIL.format(5),
+        "ansible_ssh_timeout": 5,
+        "ansible_ssh_private_key_file": os.path.join(EDGE, "id_placeholder"),
+        "hyperstack_label": "preset",
+        "hyperstack_config_path": os.path.join(EDGE, "preset.toml"),
+        "hyperstack_state_path": state,
+        "hyperstack_state_error": None,
+        "hyperstack_provisioned": True,
+        "hyperstack_vm_id": "vm-7781",
+        "hyperstack_vm_name": "hyperstack-20261127100000",
+        "hyperstack_public_ip": "198.51.100.23",
+        "hyperstack_flavor": "n3-H100x8",
+        "hyperstack_region": "NORWAY-1",
+        "hyperstack_status": "ACTIVE",
+        "hyperstack_expected_gpu_count": 8,
+        "hyperstack_labels": [],
+        "hyperstack_vllm_model": "cyankiwi/NVIDIA-Nemotron-3-Super-120B-A12B-AWQ-4bit",
+        "hyperstack_vllm_container": "vllm_nemotron_super",
+        "hyperstack_vllm_preset": "big",
+        "hyperstack_vllm_port": 8000,
+        "hyperstack_tensor_parallel_size": 8,
+        "hyperstack_wireguard_hostname": "gpu8.wg0",
+        "hyperstack_wireguard_ip": "10.77.0.1",
+    }
+    assert make_plugin.warnings == []
+
+
+def test_populate_minimal_config_takes_hypr_defaults(make_plugin):
+    plugin = make_plugin([os.path.join(EDGE, "minimal.toml")])
+    plugin._populate("/unused")
+    state = os.path.join(EDGE, ".hyperstack-vm-state.json")
+    assert host_vars(plugin, "minimal") == {
+        "ansible_host": "hyperstack.wg1",
+        "ansible_user": "ubuntu",
+        "ansible_port": 22,
+        "ansible_ssh_common_args": f"-o 'UserKnownHostsFile=\"{state}.known_hosts\"' " + SSH_TAIL.format(10),
+        "ansible_ssh_timeout": 10,
+        "hyperstack_label": "minimal",
+        "hyperstack_config_path": os.path.join(EDGE, "minimal.toml"),
+        "hyperstack_state_path": state,
+        "hyperstack_state_error": "state file does not exist",
+        "hyperstack_provisioned": False,
+        "hyperstack_vm_id": None,
+        "hyperstack_vm_name": None,
+        "hyperstack_public_ip": None,
+        "hyperstack_flavor": "n3-A100x1",
+        "hyperstack_region": None,
+        "hyperstack_status": None,
+        "hyperstack_expected_gpu_count": 1,
+        "hyperstack_labels": ["qwen36-27b", "wireguard"],
+        "hyperstack_vllm_model": "Qwen/Qwen3.6-27B-FP8",
+        "hyperstack_vllm_container": "vllm_qwen36_27b",
+        "hyperstack_vllm_preset": None,
+        "hyperstack_vllm_port": 11434,
+        "hyperstack_tensor_parallel_size": 1,
+        "hyperstack_wireguard_hostname": "hyperstack.wg1",
+        "hyperstack_wireguard_ip": "192.168.3.1",
+    }
+
+
+def test_populate_corrupt_state_keeps_the_host_unprovisioned(make_plugin):
+    plugin = make_plugin([os.path.join(EDGE, "corrupt.toml")], address="public_ip")
+    plugin._populate("/unused")
+    variables = host_vars(plugin, "corrupt")
+    reason = "state file is not valid JSON: Unterminated string starting at: line 5 column 13 (char 115)"
+    assert {key: variables[key] for key in (
+        "ansible_host", "hyperstack_state_error", "hyperstack_provisioned", "hyperstack_vm_id",
+        "hyperstack_public_ip", "hyperstack_region", "hyperstack_vllm_model", "hyperstack_vllm_preset")} == {
+        "ansible_host": "corrupt.wg1",
+        "hyperstack_state_error": reason,
+        "hyperstack_provisioned": False,
+        "hyperstack_vm_id": None,
+        "hyperstack_public_ip": None,
+        "hyperstack_region": None,
+        "hyperstack_vllm_model": "Qwen/Qwen3.6-27B-FP8",
+        "hyperstack_vllm_preset": None,
+    }
+    assert group_hosts(plugin) == {"provisioned": [], "unprovisioned": ["corrupt"]}
+    state = os.path.join(EDGE, ".corrupt-state.json")
+    assert make_plugin.warnings == [f"corrupt: {reason} ({state}); the host is marked not provisioned"]
+
+
+def test_populate_keeps_jinja_in_files_as_text(make_plugin):
+    canary = "/tmp/gpufleet-inventory-pwned"  # the state file's lookup would create it if run
+    assert not os.path.exists(canary)
+    plugin = make_plugin(
+        [os.path.join(EDGE, "unsafe.toml")],
+        compose={"model_seen": "hyperstack_vllm_model", "status_seen": "hyperstack_status",
+                 "container_seen": "hyperstack_vllm_container"},
+        keyed_groups=[{"key": "hyperstack_labels", "prefix": "label"}],
+        strict=True,
+    )
+    plugin._populate("/unused")
+    variables = host_vars(plugin, "unsafe")
+    container = "{{ lookup('pipe', 'touch /tmp/gpufleet-inventory-pwned') }}"
+    assert {key: variables[key] for key in (
+        "hyperstack_vm_name", "hyperstack_status", "hyperstack_vllm_model", "hyperstack_vllm_container",
+        "hyperstack_labels", "model_seen", "status_seen", "container_seen")} == {
+        "hyperstack_vm_name": JINJA_ID,
+        "hyperstack_status": "{{ 7 * 6 }}",
+        "hyperstack_vllm_model": JINJA_ID,
+        "hyperstack_vllm_container": container,
+        "hyperstack_labels": [JINJA_ID, "{% raw %}x"],
+        "model_seen": JINJA_ID,
+        "status_seen": "{{ 7 * 6 }}",
+        "container_seen": container,
+    }
+    assert not os.path.exists(canary)
+    # Group names made from the values are sanitized text, not the result of running them.
+    assert group_hosts(plugin) == {
+        "provisioned": ["unsafe"],
+        "unprovisioned": [],
+        "label____lookup__pipe____id_____": ["unsafe"],
+        "label____raw___x": ["unsafe"],
+    }
+
+
+def _untrusted_everywhere(value):
+    if isinstance(value, str):
+        return not is_trusted_as_template(value)
+    if isinstance(value, list):
+        return all(_untrusted_everywhere(item) for item in value)
+    return True
+
+
+def test_populate_never_marks_values_as_templates(make_plugin, tmp_path):
+    # The plugin's own configuration is trusted (Ansible loads it as such); paths built from it
+    # must still not become templates, even a folder whose name looks like one.
+    folder = tmp_path / "{{ 7 * 6 }}"
+    folder.mkdir()
+    for name in ("unsafe.toml", ".unsafe-state.json"):
+        shutil.copy(os.path.join(EDGE, name), folder / name)
+    plugin = make_plugin([str(folder / "unsafe.toml")], compose={"path_seen": "hyperstack_config_path"})
+    plugin._populate("/unused")
+    variables = host_vars(plugin, "unsafe")
+    assert variables["path_seen"] == str(folder / "unsafe.toml")
+    assert [name for name, value in variables.items() if not _untrusted_everywhere(value)] == []
+
+
+@pytest.mark.parametrize(
+    ("name", "message"),
+    [
+        ("malformed.toml", "invalid TOML: Invalid value (at line 4, column 15)"),
+        ("bad-port.toml", "ssh.port: expected integer, found string 'x'"),
+        ("bad-labels.toml", "vm.labels: expected array of strings, found integer 3"),
+    ],
+)
+def test_populate_rejects_broken_toml_naming_file_and_line_or_key(make_plugin, name, message):
+    path = os.path.join(EDGE, name)
+    plugin = make_plugin([os.path.join(HYPR, "hyperstack-vm1.toml"), path])
+    with pytest.raises(AnsibleParserError) as info:
+        plugin._populate("/unused")
+    assert str(info.value) == f"{path}: {message}"
+
+
+def test_populate_warns_about_unknown_keys(make_plugin):
+    path = os.path.join(EDGE, "unknown-keys.toml")
+    plugin = make_plugin([path])
+    plugin._populate("/unused")
+    assert host_vars(plugin, "unknown-keys")["ansible_host"] == "future.wg1"
+    assert make_plugin.warnings == [
+        f"{path}: ignoring keys hypr's schema does not have (a newer hypr may use them): "
+        "vm.spot_instance, vllm.presets.fast.kv_offload, telemetry",
+        f"unknown-keys: state file does not exist ({os.path.join(EDGE, '.hyperstack-vm-state.json')}); "
+        "the host is marked not provisioned",
+    ]
+
+
+def test_populate_warns_about_patterns_without_matches(make_plugin, tmp_path):
+    plugin = make_plugin(["hyperstack-vm*.toml", "~/nothing/*.toml"])
+    plugin._populate(str(tmp_path))
+    assert plugin.inventory.hosts == {}
+    assert group_hosts(plugin) == {"provisioned": [], "unprovisioned": []}
+    assert make_plugin.warnings == [
+        f"gpufleet.vllm.hyperstack: config_files: 'hyperstack-vm*.toml' matched no file "
+        f"({tmp_path}/hyperstack-vm*.toml)",
+        f"gpufleet.vllm.hyperstack: config_files: '~/nothing/*.toml' matched no file "
+        f"({os.environ['HOME']}/nothing/*.toml)",
+    ]
+
+
+def test_populate_rejects_two_files_with_one_host_name(make_plugin, tmp_path):
+    copy = tmp_path / "hyperstack-vm1.toml"
+    shutil.copy(os.path.join(HYPR, "hyperstack-vm1.toml"), copy)
+    plugin = make_plugin([os.path.join(HYPR, "hyperstack-vm1.toml"), str(copy)])
+    with pytest.raises(AnsibleParserError) as info:
+        plugin._populate("/unused")
+    assert str(info.value) == (
+        f"{copy}: host name 'hyperstack-vm1' is already used by {os.path.join(HYPR, 'hyperstack-vm1.toml')}; "
+        "hypr names hosts after the file, so give the TOML files distinct names"
+    )
+
+
+def test_populate_constructed_options(make_plugin):
+    plugin = make_plugin(
+        [os.path.join(HYPR, "*.toml"), os.path.join(EDGE, "preset.toml")],
+        keyed_groups=[{"key": "hyperstack_flavor", "prefix": "flavor"},
+                      {"key": "hyperstack_region", "prefix": "region", "default_value": "none"}],
+        groups={"multi_gpu": "hyperstack_expected_gpu_count > 1", "serving_qwen": "'Qwen' in hyperstack_vllm_model"},
+        compose={"vllm_url": "'http://' ~ ansible_host ~ ':' ~ hyperstack_vllm_port ~ '/v1'"},
+    )
+    plugin._populate("/unused")
+    assert group_hosts(plugin) == {
+        "provisioned": ["hyperstack-vm1", "preset"],
+        "unprovisioned": ["hyperstack-vm2"],
+        "flavor_n3_A100x1": ["hyperstack-vm1", "hyperstack-vm2"],
+        "flavor_n3_H100x8": ["preset"],
+        "region_CANADA_1": ["hyperstack-vm1"],
+        "region_none": ["hyperstack-vm2"],
+        "region_NORWAY_1": ["preset"],
+        "multi_gpu": ["preset"],
+        "serving_qwen": ["hyperstack-vm1"],
+    }
+    assert [host_vars(plugin, name)["vllm_url"] for name in ("hyperstack-vm1", "hyperstack-vm2", "preset")] == [
+        "http://hyperstack1.wg1:11434/v1", "http://hyperstack2.wg1:11434/v1", "http://gpu8.wg0:8000/v1"]
