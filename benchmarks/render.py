@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 # -*- coding: utf-8 -*-
 # Copyright: gpufleet.vllm contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
@@ -13,6 +12,7 @@ rendered) and warm (one panel changed since the previous frame, the clock moved 
 from __future__ import annotations
 
 import argparse
+import importlib
 import io
 import pathlib
 import statistics
@@ -20,7 +20,7 @@ import sys
 import time
 
 try:
-    import ansible_collections.gpufleet.vllm  # noqa: F401
+    importlib.import_module("ansible_collections.gpufleet.vllm")
 except ImportError:
     # Outside pytest the checkout is importable through the link scripts/bootstrap makes.
     sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1] / ".venv" / "collections"))
@@ -93,7 +93,7 @@ def frame_ms(console: Console, fleet: FleetView, now: float, cache: PanelCache) 
 def measure(count: int, width: int, cold_runs: int, warm_runs: int) -> tuple[float, float]:
     console = Console(width=width, force_terminal=True, color_system="truecolor", _environ={})
     fleet = fleet_of(count)
-    cold = statistics.median(frame_ms(console, fleet, NOW, PanelCache()) for _ in range(cold_runs))
+    cold = statistics.median(frame_ms(console, fleet, NOW, PanelCache()) for _run in range(cold_runs))
     cache = PanelCache()
     frame_ms(console, fleet, NOW, cache)
     warm = []

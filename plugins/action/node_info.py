@@ -13,6 +13,7 @@ N seconds whatever each one took (a plain ``delay`` would add the collection tim
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 
@@ -27,6 +28,13 @@ from ansible_collections.gpufleet.vllm.plugins.module_utils._text import clean_t
 _previous_start: dict[tuple[str, str], float] = {}
 _previous_start_lock = threading.Lock()
 _ERROR_LIMIT = 500
+# Ansible's wording around the SSH client's own error, and the ControlMaster chatter that comes
+# before it; what is left ("ssh: connect to host ... No route to host") is what an operator needs.
+_BOILERPLATE_RE = re.compile(
+    r"^(?:Data could not be sent to remote host \"[^\"]*\"\. Make sure this host can be reached over ssh: "
+    r"|Failed to connect to the host via ssh: )")
+_NOISE_LINE_RE = re.compile(r"^(?:mux_client_\w+|muxclient|control_persist|Control socket|"
+                            r"Warning: Permanently added)")
 
 
 class ActionModule(ActionBase):
@@ -43,7 +51,7 @@ class ActionModule(ActionBase):
                 raise
             self._forget_connection()
             result.update(changed=False, failed=False, reachable=False,
-                          msg=clean_text(str(exc), _ERROR_LIMIT))
+                          msg=clean_text(connection_error_summary(str(exc)), _ERROR_LIMIT))
             return result
         result["reachable"] = True
         return result
@@ -67,3 +75,10 @@ class ActionModule(ActionBase):
             self._connection.close()
         except Exception:  # noqa: BLE001 - closing a broken connection may fail in any way
             pass
+
+
+def connection_error_summary(text: str) -> str:
+    """The SSH client's error lines of a connection failure, without Ansible's wrapping."""
+    lines = [_BOILERPLATE_RE.sub("", line).strip() for line in text.splitlines()]
+    useful = [line for line in lines if line and not _NOISE_LINE_RE.match(line)]
+    return "; ".join(useful) if useful else text.strip()

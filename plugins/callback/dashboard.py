@@ -146,6 +146,11 @@ class CallbackModule(DefaultCallbackModule):
             for warning in self._fleet.warnings:
                 self._display.warning(warning)
             self._display.display("gpufleet watch: %d hosts, refresh every %gs" % (len(self._hosts), interval))
+        # Hosts that are never polled get their one line (and JSON record) now.
+        now = time.time()
+        for host in self._hosts.values():
+            if not host.provisioned:
+                self._emit(host, now)
 
     def _host_views(self, play) -> list:
         variable_manager = play.get_variable_manager()
@@ -258,15 +263,18 @@ class CallbackModule(DefaultCallbackModule):
             host.updated_at = now
             host.updates += 1
             host.generation_history.append(None if host.unreachable else generation_total(host.document))
-            line = None if self._screen else plain_line(host, now)
-            record = json_record(host, now) if self._json_file else None
-        if line is not None:
-            self._display.display(line)
-        if record is not None:
-            self._json_file.write(json.dumps(record, sort_keys=True) + "\n")
-            self._json_file.flush()
+            self._emit(host, now)
+
+    def _emit(self, host, now: float) -> None:
+        """Publish one host's new state: a plain line without a terminal, a JSON record when asked,
+        a redraw request with the live display. Called with the lock held or before threads start."""
         if self._screen:
             self._screen.invalidate()
+        else:
+            self._display.display(plain_line(host, now))
+        if self._json_file is not None:
+            self._json_file.write(json.dumps(json_record(host, now), sort_keys=True) + "\n")
+            self._json_file.flush()
 
     # -- teardown --------------------------------------------------------------------------------
 

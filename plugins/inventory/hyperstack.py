@@ -89,6 +89,7 @@ plugin: gpufleet.vllm.hyperstack
 config_files:
   - ~/git/hypr/hyperstack-vm*.toml
 
+---
 # fleet.hyperstack.yml: reach the VMs on their public IP and group them by model and flavour.
 plugin: gpufleet.vllm.hyperstack
 config_files:

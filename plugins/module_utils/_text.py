@@ -28,6 +28,8 @@ _ESCAPE_RE = re.compile(
 # that can visually reorder text on a terminal.
 _CONTROL_RE = re.compile("[\x00-\x08\x0a-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 
+_LINE_BREAK_RE = re.compile("[\r\n]+")
+
 DEFAULT_LIMIT = 300
 ELLIPSIS = "\u2026"
 
@@ -43,7 +45,8 @@ def clean_text(text: str | None, limit: int = DEFAULT_LIMIT) -> str | None:
     (an ellipsis marks a cut). None stays None."""
     if text is None:
         return None
-    cleaned = _CONTROL_RE.sub("", strip_escapes(text)).replace("\t", " ").strip()
+    # Line breaks become spaces first, so that a multi-line message stays readable as one line.
+    cleaned = _CONTROL_RE.sub("", _LINE_BREAK_RE.sub(" ", strip_escapes(text))).replace("\t", " ").strip()
     if len(cleaned) > limit:
         cleaned = cleaned[: max(limit - 1, 0)] + ELLIPSIS
     return cleaned

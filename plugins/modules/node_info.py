@@ -24,7 +24,7 @@ description:
   - Absent values are V(null), never V(0). Log text is bounded (a few cleaned lines, not the log) and
     cleaned of control characters, but it comes from the VM and is untrusted.
 author:
-  - gpufleet.vllm contributors
+  - gpufleet maintainers (@gpufleet)
 extends_documentation_fragment:
   - gpufleet.vllm.attributes
   - gpufleet.vllm.attributes.INFO_MODULE
@@ -380,7 +380,8 @@ vllm:
           type: str
           sample: "2026-11-28T01:39:55.000000Z"
     ready:
-      description: The API server reported startup complete since the last start.
+      description: The API server reported startup complete in the log lines read since the last start
+        (a server that started long ago may have its start beyond O(log_lines); use RV(vllm.phase)).
       type: bool
       sample: true
     last_log_at:

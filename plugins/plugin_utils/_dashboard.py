@@ -291,7 +291,7 @@ def _plain_gpu_fields(document: dict) -> list[str]:
     pairs = [(used, total) for used, total in pairs if used is not None and total]
     present = [value for value in utilizations if value is not None]
     util = sum(present) / len(present) if present else None
-    vram = 100.0 * sum(used for used, _ in pairs) / sum(total for _, total in pairs) if pairs else None
+    vram = 100.0 * sum(used for used, _total in pairs) / sum(total for _used, total in pairs) if pairs else None
     temperature = _max(_number(device.get("temperature_c")) for device in devices)
     return [
         f"gpu={gpu_field}",
@@ -499,7 +499,7 @@ def _container_rows(console: Console, container: dict, width: int) -> list[Text]
 def _stats_age(host: HostView, now: float) -> float | None:
     """Seconds since the newest stats line, as of NOW (the document's age plus its own age)."""
     newest = min((age for age in (_number(e.get("age_s")) for e in _engines(host.document)) if age is not None),
-                  default=None)
+                 default=None)
     if newest is None or host.updated_at is None:
         return newest
     return newest + max(now - host.updated_at, 0.0)
@@ -523,8 +523,8 @@ def _phase_rows(console: Console, host: HostView, vllm: dict, now: float, width:
         loading = _section(vllm.get("loading"))
         progress = _number(loading.get("progress_pct"))
         stage = _clean(loading.get("stage"), 30) or NA
-        bar = _bar(progress, "yellow") if progress is not None else []
-        rows.append(_row("vllm", (f"loading: {stage}", "yellow"), " " if bar else "", *bar))
+        meter = _bar(progress, "yellow") if progress is not None else []
+        rows.append(_row("vllm", (f"loading: {stage}", "yellow"), " " if meter else "", *meter))
         if loading.get("message") is not None:
             rows += _message_rows(console, "", loading.get("message"), "dim", width)
     elif phase == "failed":
@@ -731,7 +731,7 @@ def _compact(line: Iterable[Segment]) -> list[Segment]:
         if control or not compacted or compacted[-1].control:
             compacted.append(Segment(text, style, control))
             continue
-        previous_text, previous_style, _ = compacted[-1]
+        previous_text, previous_style, _control = compacted[-1]
         if previous_style == style or (text.isspace() and _blank_safe(previous_style)):
             compacted[-1] = Segment(previous_text + text, previous_style)
         elif previous_text.isspace() and _blank_safe(style):

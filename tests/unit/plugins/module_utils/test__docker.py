@@ -183,12 +183,12 @@ def with_(base, **changes):
     (inspect_line(status="stopped"), with_(RUNNING, status="exited")),
     (inspect_line(exit_code="-1"), with_(RUNNING, exit_code=-1)),
     (inspect_line(image=""), with_(RUNNING, image=None)),
-    # State.Error is free text: tabs become spaces, escapes and newlines go.
+    # State.Error is free text: tabs and newlines become spaces, escapes go.
     (inspect_line(status="exited", exit_code="128",
                   error="OCI runtime create failed:\tnvidia-container-cli: initialization error"),
      with_(RUNNING, status="exited", exit_code=128,
            message="OCI runtime create failed: nvidia-container-cli: initialization error")),
-    (inspect_line(error="a\tb\tc\nd\x1b[31me"), with_(RUNNING, message="a b cde")),
+    (inspect_line(error="a\tb\tc\nd\x1b[31me"), with_(RUNNING, message="a b c de")),
     (inspect_line(error="x" * 1000), with_(RUNNING, message="x" * 299 + "\u2026")),
     (inspect_line(image="vllm/vllm-openai:v0.11.0\x1b]0;pwn\x07"),
      with_(RUNNING, image="vllm/vllm-openai:v0.11.0")),
@@ -201,7 +201,9 @@ def test_parse_inspect(stdout, expected):
     ("", "docker inspect printed 1 fields, expected 8: ''"),
     ("running none 3\n", "docker inspect printed 1 fields, expected 8: 'running none 3'"),
     ("running\tnone\t0\tfalse\t\t0\n", "docker inspect printed 6 fields, expected 8: 'running none 0 false  0'"),
-    (NO_HEALTH_TEMPLATE_ERROR, "docker inspect printed 1 fields, expected 8: 'template parsing error: template: :1:26: executing \"\" at <.State.Health.Status>: map has no entry for key \"Health\"'"),
+    (NO_HEALTH_TEMPLATE_ERROR,
+     "docker inspect printed 1 fields, expected 8: 'template parsing error: template: :1:26: executing \"\" at <.State.Health.Status>: "
+     "map has no entry for key \"Health\"'"),
     (inspect_line(status="stopping"), "docker inspect: unknown container status 'stopping'"),
     (inspect_line(status="<no value>"), "docker inspect: unknown container status '<no value>'"),
     (inspect_line(status="\x1b[2Jrunning"), "docker inspect: unknown container status '\\x1b[2Jrunning'"),
@@ -227,7 +229,8 @@ def test_parse_inspect_rejects(stdout, message):
     (1, "", PERMISSION_OLD, ("error", "permission_denied", PERMISSION_MESSAGE)),
     (1, "", PERMISSION_29, ("error", "permission_denied", PERMISSION_MESSAGE)),
     (1, "", NO_HEALTH_TEMPLATE_ERROR,
-     ("error", "error", "docker failed (exit 1): template parsing error: template: :1:26: executing \"\" at <.State.Health.Status>: map has no entry for key \"Health\"")),
+     ("error", "error", "docker failed (exit 1): template parsing error: template: :1:26: executing \"\" at <.State.Health.Status>: "
+                        "map has no entry for key \"Health\"")),
     (1, "", "\n\nError response from daemon: \x1b[31mboom\x1b[0m\nsecond line\n",
      ("error", "error", "docker failed (exit 1): Error response from daemon: boom")),
     (2, "", "", ("error", "error", "docker failed (exit 2): no output")),
@@ -250,7 +253,8 @@ def test_classify_error_is_bounded():
 
 
 @pytest.mark.parametrize("rc, output, expected", [
-    (1, LOGS_UNSUPPORTED, ("unsupported", "docker cannot read this container's logs: its logging driver does not support reading (exit 1); run the container with the json-file, local or journald driver")),
+    (1, LOGS_UNSUPPORTED, ("unsupported", "docker cannot read this container's logs: its logging driver does not support reading (exit 1); "
+                                          "run the container with the json-file, local or journald driver")),
     (1, NO_SUCH_CONTAINER, ("not_read", MISSING_MESSAGE)),
     (125, PODMAN_MISSING, ("not_read", MISSING_MESSAGE.replace("exit 1", "exit 125"))),
     (1, DAEMON_DOWN, ("not_read", DAEMON_MESSAGE)),

@@ -84,10 +84,13 @@ def test_validate_fields_accepts(fields):
 @pytest.mark.parametrize("fields, message", [
     ([], "nvidia-smi query fields must be a non-empty list of field names"),
     ("index", "nvidia-smi query fields must be a non-empty list of field names"),
-    (["index", "memory.used --id=0"], "invalid nvidia-smi query field 'memory.used --id=0': use names like memory.used (lower-case letters, digits, '_' and '.', starting with a letter)"),
-    (["index,uuid"], "invalid nvidia-smi query field 'index,uuid': use names like memory.used (lower-case letters, digits, '_' and '.', starting with a letter)"),
+    (["index", "memory.used --id=0"], "invalid nvidia-smi query field 'memory.used --id=0': use names like memory.used "
+                                      "(lower-case letters, digits, '_' and '.', starting with a letter)"),
+    (["index,uuid"], "invalid nvidia-smi query field 'index,uuid': use names like memory.used "
+                     "(lower-case letters, digits, '_' and '.', starting with a letter)"),
     (["$(id)"], "invalid nvidia-smi query field '$(id)': use names like memory.used (lower-case letters, digits, '_' and '.', starting with a letter)"),
-    (["Memory.used"], "invalid nvidia-smi query field 'Memory.used': use names like memory.used (lower-case letters, digits, '_' and '.', starting with a letter)"),
+    (["Memory.used"], "invalid nvidia-smi query field 'Memory.used': use names like memory.used "
+                      "(lower-case letters, digits, '_' and '.', starting with a letter)"),
     (["1index"], "invalid nvidia-smi query field '1index': use names like memory.used (lower-case letters, digits, '_' and '.', starting with a letter)"),
     (["index\n"], "invalid nvidia-smi query field 'index\\n': use names like memory.used (lower-case letters, digits, '_' and '.', starting with a letter)"),
     ([""], "invalid nvidia-smi query field '': use names like memory.used (lower-case letters, digits, '_' and '.', starting with a letter)"),
@@ -189,7 +192,8 @@ def test_failure_lines_are_skipped():
 @pytest.mark.parametrize("stdout, fields, message", [
     ("0, 1\n", ["index"], "nvidia-smi line 1 has 2 values, expected 1 (index): '0, 1'"),
     (A100_ROW + "\n0, GPU-x\n", DEFAULT_QUERY_FIELDS,
-     "nvidia-smi line 2 has 2 values, expected 9 (index,uuid,name,temperature.gpu,utilization.gpu,power.draw,power.limit,memory.used,memory.total): '0, GPU-x'"),
+     "nvidia-smi line 2 has 2 values, expected 9 "
+     "(index,uuid,name,temperature.gpu,utilization.gpu,power.draw,power.limit,memory.used,memory.total): '0, GPU-x'"),
     # With units (a missing "nounits") the numbers do not parse.
     ("0, 32 %\n", ["index", "utilization.gpu"], "nvidia-smi line 1, field utilization.gpu: expected an integer, got '32 %'"),
     ("0, 31.09 W\n", ["index", "power.draw"], "nvidia-smi line 1, field power.draw: expected a number, got '31.09 W'"),
@@ -208,10 +212,12 @@ def test_parse_rejects(stdout, fields, message):
 
 @pytest.mark.parametrize("rc, stdout, stderr, status, message", [
     (9, DRIVER_NOT_LOADED, "", "driver_error",
-     "NVIDIA driver not loaded (nvidia-smi exit 9: nvidia-smi couldn't communicate with the NVIDIA driver); install the driver or load its kernel module, or reboot the VM"),
+     "NVIDIA driver not loaded (nvidia-smi exit 9: nvidia-smi couldn't communicate with the NVIDIA driver); "
+     "install the driver or load its kernel module, or reboot the VM"),
     # The same text on stderr (a wrapper) still classifies.
     (9, "", DRIVER_NOT_LOADED, "driver_error",
-     "NVIDIA driver not loaded (nvidia-smi exit 9: nvidia-smi couldn't communicate with the NVIDIA driver); install the driver or load its kernel module, or reboot the VM"),
+     "NVIDIA driver not loaded (nvidia-smi exit 9: nvidia-smi couldn't communicate with the NVIDIA driver); "
+     "install the driver or load its kernel module, or reboot the VM"),
     (9, "", "", "driver_error",
      "NVIDIA driver not loaded (nvidia-smi exit 9); install the driver or load its kernel module, or reboot the VM"),
     (12, LIBRARY_MISSING, "", "driver_error",
@@ -219,9 +225,11 @@ def test_parse_rejects(stdout, fields, message):
     (12, "", "", "driver_error",
      "NVIDIA management library missing (nvidia-smi exit 12); reinstall the NVIDIA driver"),
     (18, "Failed to initialize NVML: Driver/library version mismatch\nNVML library version: 535.261\n", "", "driver_error",
-     "NVML failed to initialize: Driver/library version mismatch (nvidia-smi exit 18); reboot the VM so the loaded kernel module matches the installed driver, or reinstall the driver"),
+     "NVML failed to initialize: Driver/library version mismatch (nvidia-smi exit 18); "
+     "reboot the VM so the loaded kernel module matches the installed driver, or reinstall the driver"),
     (255, "Failed to initialize NVML: Unknown Error\n", "", "driver_error",
-     "NVML failed to initialize: Unknown Error (nvidia-smi exit 255); reboot the VM so the loaded kernel module matches the installed driver, or reinstall the driver"),
+     "NVML failed to initialize: Unknown Error (nvidia-smi exit 255); "
+     "reboot the VM so the loaded kernel module matches the installed driver, or reinstall the driver"),
     (6, "No devices were found\n", "", "no_devices",
      "no NVIDIA GPU found (nvidia-smi exit 6: No devices were found); check that the VM has a GPU attached and that /dev/nvidia* is readable by the SSH user"),
     (6, "No devices were found. Please make sure /dev/nvidia* files are readable by current user.\n", "", "no_devices",
@@ -231,7 +239,8 @@ def test_parse_rejects(stdout, fields, message):
     (255, UNKNOWN_0B, "", "gpu_lost",
      "GPU 0000:0B:00.0 unreachable: Unknown Error (nvidia-smi exit 255); reboot the VM, and replace the VM if it recurs"),
     (15, LOST_02 + UNKNOWN_0B, "", "gpu_lost",
-     "GPU 0000:02:00.0 unreachable: GPU is lost. Reboot the system to recover this GPU (and 1 more GPUs) (nvidia-smi exit 15); reboot the VM, and replace the VM if it recurs"),
+     "GPU 0000:02:00.0 unreachable: GPU is lost. Reboot the system to recover this GPU (and 1 more GPUs) (nvidia-smi exit 15); "
+     "reboot the VM, and replace the VM if it recurs"),
     (255, "GPU is lost.  Reboot the system to recover this GPU\n", "", "gpu_lost",
      "a GPU is lost: it fell off the bus (nvidia-smi exit 255); reboot the VM, and replace the VM if it recurs"),
     (15, "", "", "gpu_lost",
@@ -270,17 +279,20 @@ def test_classify_failure_message_is_bounded():
       "devices": []}),
     ({"rc": 9, "stdout": DRIVER_NOT_LOADED},
      {"status": "driver_error",
-      "message": "NVIDIA driver not loaded (nvidia-smi exit 9: nvidia-smi couldn't communicate with the NVIDIA driver); install the driver or load its kernel module, or reboot the VM",
+      "message": "NVIDIA driver not loaded (nvidia-smi exit 9: nvidia-smi couldn't communicate with the NVIDIA driver); "
+                 "install the driver or load its kernel module, or reboot the VM",
       "devices": []}),
     # A lost GPU next to a healthy one: the healthy row stays.
     ({"rc": 15, "stdout": A100_ROW + "\n" + LOST_02},
      {"status": "gpu_lost",
-      "message": "GPU 0000:02:00.0 unreachable: GPU is lost. Reboot the system to recover this GPU (nvidia-smi exit 15); reboot the VM, and replace the VM if it recurs",
+      "message": "GPU 0000:02:00.0 unreachable: GPU is lost. Reboot the system to recover this GPU (nvidia-smi exit 15); "
+                 "reboot the VM, and replace the VM if it recurs",
       "devices": [A100]}),
     # The same, should nvidia-smi exit 0.
     ({"rc": 0, "stdout": LOST_02 + H100_ROW + "\n"},
      {"status": "gpu_lost",
-      "message": "GPU 0000:02:00.0 unreachable: GPU is lost. Reboot the system to recover this GPU (nvidia-smi exit 0); reboot the VM, and replace the VM if it recurs",
+      "message": "GPU 0000:02:00.0 unreachable: GPU is lost. Reboot the system to recover this GPU (nvidia-smi exit 0); "
+                 "reboot the VM, and replace the VM if it recurs",
       "devices": [H100]}),
     ({"rc": 0, "stdout": "0, [GPU requires reset], [GPU requires reset], 0\n",
       "fields": ["index", "temperature.gpu", "utilization.gpu", "memory.used"]},
@@ -289,12 +301,15 @@ def test_classify_failure_message_is_bounded():
     # An unparsable row: error quoting it, the good rows kept.
     ({"rc": 0, "stdout": A100_ROW + "\n1, GPU-b, Odd, Name, 30, 0, 60.00, 700.00, 1, 81559\n"},
      {"status": "error",
-      "message": "nvidia-smi line 2 has 10 values, expected 9 (index,uuid,name,temperature.gpu,utilization.gpu,power.draw,power.limit,memory.used,memory.total): '1, GPU-b, Odd, Name, 30, 0, 60.00, 700.00, 1, 81559'",
+      "message": "nvidia-smi line 2 has 10 values, expected 9 "
+                 "(index,uuid,name,temperature.gpu,utilization.gpu,power.draw,power.limit,memory.used,memory.total): "
+                 "'1, GPU-b, Odd, Name, 30, 0, 60.00, 700.00, 1, 81559'",
       "devices": [A100]}),
     # A failure text is classified even when the exit code says success.
     ({"rc": 0, "stdout": "No devices were found\n"},
      {"status": "no_devices",
-      "message": "no NVIDIA GPU found (nvidia-smi exit 0: No devices were found); check that the VM has a GPU attached and that /dev/nvidia* is readable by the SSH user",
+      "message": "no NVIDIA GPU found (nvidia-smi exit 0: No devices were found); "
+                 "check that the VM has a GPU attached and that /dev/nvidia* is readable by the SSH user",
       "devices": []}),
     # ...but a cell that reads like one is just an unavailable value.
     ({"rc": 0, "stdout": "0, [GPU is lost]\n", "fields": ["index", "temperature.gpu"]},

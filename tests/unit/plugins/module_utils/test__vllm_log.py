@@ -368,11 +368,11 @@ def test_loading_stage(line, expected):
 
 
 def test_tqdm_updates_share_the_docker_timestamp_and_the_newest_wins():
-    bar = "Loading safetensors checkpoint shards: %3d%% Completed | %d/46 [00:%02d<00:21,  1.09it/s]"
-    text = T1 + ANSI_WORKER + "\r" + "\r".join(bar % (pct, n, n) for pct, n in ((0, 0), (2, 1), (50, 23))) + "\n"
+    meter = "Loading safetensors checkpoint shards: %3d%% Completed | %d/46 [00:%02d<00:21,  1.09it/s]"
+    text = T1 + ANSI_WORKER + "\r" + "\r".join(meter % (pct, n, n) for pct, n in ((0, 0), (2, 1), (50, 23))) + "\n"
     assert parse(text) == {
         "engines": [],
-        "loading": loading("loading_weights", bar % (50, 23, 23), 50),
+        "loading": loading("loading_weights", meter % (50, 23, 23), 50),
         "errors": [],
         "ready": False,
         "last_log_at": "2026-11-28T01:31:00.123456Z",

@@ -124,7 +124,7 @@ def serving():
 def tensor_parallel():
     devices = [device(0, H100, 52, 96, 402.7, 700.0, 76329, 81559), device(1, H100, 49, 94, 388.1, 700.0, 76329, 81559)]
     return host("hyperstack-vm2", 2, document(devices=devices, engines=[engine(prompt=6154.6, generation=27.4,
-                                                                              running=1, waiting=0, kv=0.7, hits=0.0)]))
+                                                                               running=1, waiting=0, kv=0.7, hits=0.0)]))
 
 
 def data_parallel():
@@ -314,7 +314,7 @@ def utilisation_only(pct):
 
 
 @pytest.mark.parametrize(("pct", "colour"), [(10, "green"), (49, "green"), (50, "yellow"), (79, "yellow"),
-                                              (80, "red"), (100, "red")])
+                                             (80, "red"), (100, "red")])
 def test_utilisation_bar_colour_follows_the_band(pct, colour):
     assert bar_colours(fleet(utilisation_only(pct))) == {colour}
 
@@ -326,7 +326,7 @@ def test_bar_colour_comes_from_the_thresholds(pct, colour):
 
 
 @pytest.mark.parametrize(("pct", "cells"), [(0, 0), (4, 0), (5, 1), (49, 5), (50, 5), (79, 8), (80, 8), (100, 10),
-                                             (130, 10)])
+                                            (130, 10)])
 def test_bar_cells_round_half_up(pct, cells):
     text = frame(fleet(utilisation_only(pct)), 80)
     util_line = next(line for line in text.splitlines() if "│ util" in line)

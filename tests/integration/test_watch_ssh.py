@@ -1,0 +1,71 @@
+# -*- coding: utf-8 -*-
+# Copyright: gpufleet.vllm contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""watch.yml over real SSH (sshd hosts in network namespaces, the real inventory plugin):
+a host that goes down mid-watch is shown unreachable while the others keep refreshing, and
+rejoins when it comes back."""
+
+from __future__ import annotations
+
+import subprocess
+import threading
+import time
+
+import pytest
+
+from support import ROOT, VENV_BIN
+from tests.fleet import HostSpec
+
+pytestmark = pytest.mark.slow
+
+
+class LineReader:
+    """Collects a process's output lines on a thread so the test can wait for a given line."""
+
+    def __init__(self, process):
+        self.lines: list[str] = []
+        self._changed = threading.Condition()
+        self._thread = threading.Thread(target=self._read, args=(process,), daemon=True)
+        self._thread.start()
+
+    def _read(self, process):
+        for line in process.stdout:
+            with self._changed:
+                self.lines.append(line.rstrip("\n"))
+                self._changed.notify_all()
+
+    def wait_for(self, predicate, timeout: float, start: int = 0) -> int:
+        """Index of the first line from START that matches, or AssertionError after TIMEOUT."""
+        deadline = time.monotonic() + timeout
+        with self._changed:
+            while True:
+                for index in range(start, len(self.lines)):
+                    if predicate(self.lines[index]):
+                        return index
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise AssertionError("no matching line in %gs; output:\n%s" % (timeout, "\n".join(self.lines)))
+                self._changed.wait(remaining)
+
+
+def test_host_down_mid_watch_comes_back(ssh_fleet, ansible_env):
+    fleet = ssh_fleet([HostSpec("gpu-a", "busy"), HostSpec("gpu-b", "idle")])
+    process = subprocess.Popen(
+        [str(VENV_BIN / "ansible-playbook"), "-i", str(fleet.inventory), "playbooks/watch.yml",
+         "-e", "watch_interval=1", "-e", "watch_cycles=40"],
+        cwd=ROOT, env=ansible_env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    reader = LineReader(process)
+    try:
+        reader.wait_for(lambda line: line.startswith("gpu-a serving "), 60)
+        reader.wait_for(lambda line: line.startswith("gpu-b idle "), 60)
+        fleet.host_down("gpu-a")
+        down_at = reader.wait_for(lambda line: line.startswith("gpu-a unreachable "), 30)
+        assert "ssh: connect to host" in reader.lines[down_at] and "No route to host" in reader.lines[down_at]
+        # The other host keeps refreshing while gpu-a is down.
+        reader.wait_for(lambda line: line.startswith("gpu-b idle "), 10, start=down_at)
+        fleet.host_up("gpu-a")
+        up_at = reader.wait_for(lambda line: line.startswith("gpu-a serving "), 30, start=down_at)
+        assert up_at > down_at
+    finally:
+        process.kill()
+        process.wait()
