@@ -19,6 +19,10 @@ description:
     can stay configured for every playbook.
   - Every string that came from a VM is cleaned of control characters and escape sequences and rendered
     as text, never as markup.
+  - Each panel is coloured by the health checks of C(gpufleet.vllm.health) (check mode; an engine loading
+    for less than the play variable C(gpufleet_wait_timeout), default 1800 seconds, is a warning), with the
+    thresholds of the play variable C(gpufleet_thresholds) and the custom checks of C(gpufleet_custom_checks),
+    so what is red on screen is what fails the health gate.
   - On Ctrl-C the last frame stays on screen and the cursor is restored; C(ansible-playbook) exits with 99.
     After O(ignore:watch_cycles) refreshes it exits with 0.
 requirements:
@@ -76,6 +80,10 @@ from ansible.errors import AnsibleError
 from ansible.plugins.callback.default import CallbackModule as DefaultCallbackModule
 from ansible.template import Templar
 
+from ansible_collections.gpufleet.vllm.plugins.module_utils._timestamps import parse_rfc3339
+from ansible_collections.gpufleet.vllm.plugins.plugin_utils._health import HealthError
+from ansible_collections.gpufleet.vllm.plugins.plugin_utils._health import compile_custom_checks
+from ansible_collections.gpufleet.vllm.plugins.plugin_utils._health import evaluate
 from ansible_collections.gpufleet.vllm.plugins.plugin_utils._thresholds import Thresholds
 
 try:
@@ -97,6 +105,8 @@ else:
 NODE_INFO_ACTIONS = frozenset(("gpufleet.vllm.node_info", "node_info"))
 DOCUMENT_KEYS = ("schema_version", "collected_at", "gpu", "container", "vllm")
 DEFAULT_INTERVAL_S = 5.0
+# hypr's readiness wait: a model loading for longer than this is red, before it yellow.
+DEFAULT_WAIT_TIMEOUT_S = 1800.0
 MIN_INTERVAL_S = 1.0
 HISTORY_LENGTH = 40
 # A frame is redrawn at least this often so that ages and staleness move without new results.
@@ -115,6 +125,10 @@ class CallbackModule(DefaultCallbackModule):
         self._hosts: dict[str, HostView] = {}
         self._screen: _LiveScreen | None = None
         self._json_file = None
+        self._thresholds = None
+        self._custom_checks: list = []
+        self._expected_gpus: dict[str, int | None] = {}
+        self._wait_timeout = DEFAULT_WAIT_TIMEOUT_S
         atexit.register(self._shutdown)
 
     # -- play set-up ------------------------------------------------------------------------
@@ -133,7 +147,15 @@ class CallbackModule(DefaultCallbackModule):
         self._play = play
         interval = max(_to_float(templar.template(play_vars.get("watch_interval", DEFAULT_INTERVAL_S)),
                                  DEFAULT_INTERVAL_S), MIN_INTERVAL_S)
-        thresholds = Thresholds.from_mapping(templar.template(play_vars.get("gpufleet_thresholds") or {}))
+        try:
+            thresholds = Thresholds.from_mapping(templar.template(play_vars.get("gpufleet_thresholds") or {}))
+            self._custom_checks = templar.template(play_vars.get("gpufleet_custom_checks") or [])
+            compile_custom_checks(self._custom_checks)
+        except (ValueError, HealthError) as exc:
+            raise AnsibleError("gpufleet.vllm.dashboard: %s" % exc) from exc
+        self._thresholds = thresholds
+        self._wait_timeout = _to_float(templar.template(play_vars.get("gpufleet_wait_timeout", DEFAULT_WAIT_TIMEOUT_S)),
+                                       DEFAULT_WAIT_TIMEOUT_S)
         with self._lock:
             self._hosts = {host.name: host for host in self._host_views(play)}
             self._fleet = FleetView(hosts=list(self._hosts.values()), interval_s=interval,
@@ -168,6 +190,8 @@ class CallbackModule(DefaultCallbackModule):
                     return raw
 
             provisioned = _truthy(value("hyperstack_provisioned", True))
+            expected = value("hyperstack_expected_gpu_count")
+            self._expected_gpus[host.name] = int(expected) if str(expected).isdigit() else None
             views.append(HostView(
                 name=host.name,
                 address=_text_or_none(value("ansible_host")) or host.name,
@@ -260,10 +284,31 @@ class CallbackModule(DefaultCallbackModule):
                 host.failure = None
             else:
                 host.failure = str(payload.get("msg") or "node_info failed without a message")
+            host.checks = self._evaluate(host)
             host.updated_at = now
             host.updates += 1
             host.generation_history.append(None if host.unreachable else generation_total(host.document))
             self._emit(host, now)
+
+    def _evaluate(self, host) -> list:
+        """The health gate's checks of this host, for the panel's colours and the JSON record.
+
+        Check mode, as playbooks/health.yml, except that an engine still loading within
+        gpufleet_wait_timeout of its container's start is a warning (the role's wait mode)."""
+        document = None if host.unreachable or host.failure else host.document
+        vllm = (document or {}).get("vllm") or {}
+        started = parse_rfc3339(((document or {}).get("container") or {}).get("started_at"))
+        collected = parse_rfc3339((document or {}).get("collected_at"))
+        waited = (collected - started).total_seconds() if started and collected else None
+        try:
+            return evaluate(document, self._thresholds, expected_gpu_count=self._expected_gpus.get(host.name),
+                            mode="wait" if vllm.get("phase") == "loading" else "check",
+                            waited_s=waited, wait_timeout_s=self._wait_timeout,
+                            reachable=host.unreachable is None, error=host.unreachable or host.failure,
+                            custom_checks=self._custom_checks)
+        except HealthError as exc:
+            # A custom expression that fails on this host's document: shown, not fatal.
+            return [{"name": "custom_checks", "status": "fail", "message": str(exc)}]
 
     def _emit(self, host, now: float) -> None:
         """Publish one host's new state: a plain line without a terminal, a JSON record when asked,

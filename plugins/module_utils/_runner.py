@@ -131,7 +131,8 @@ def run_command(
     argv = list(argv)
     started = time.monotonic()
     try:
-        process = subprocess.Popen(
+        # Popen, not run_command: it has no timeout and cannot merge stderr into stdout in order.
+        process = subprocess.Popen(  # pylint: disable=ansible-bad-function
             argv,
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,

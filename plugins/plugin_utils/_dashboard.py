@@ -25,11 +25,16 @@ import datetime
 import time
 from collections.abc import Iterable
 
-from rich import box as rich_box
-from rich.console import Console, ConsoleOptions, Group, RenderableType, RenderResult
-from rich.segment import Segment
-from rich.style import Style
-from rich.text import Text
+try:
+    from rich import box as rich_box
+    from rich.console import Console, ConsoleOptions, Group, RenderableType, RenderResult
+    from rich.segment import Segment
+    from rich.style import Style
+    from rich.text import Text
+except ImportError as exc:  # rich is a controller requirement; the callback reports its absence
+    RICH_IMPORT_ERROR: ImportError | None = exc
+else:
+    RICH_IMPORT_ERROR = None
 
 from ansible_collections.gpufleet.vllm.plugins.module_utils._text import clean_text
 from ansible_collections.gpufleet.vllm.plugins.module_utils._timestamps import format_utc
@@ -242,10 +247,17 @@ def _fresh_engines(host: HostView, fleet: FleetView, now: float) -> list[dict]:
 
 
 def _panel_level(host: HostView, state: str, stale: bool, thresholds: Thresholds) -> Level | None:
-    """Worst level shown by the panel border; None draws it dim (nothing known to judge)."""
-    levels = [_CHECK_LEVELS.get(check.get("status")) for check in _items(host.checks)]
+    """Worst level shown by the panel border; None draws it dim (nothing known to judge).
+
+    With health checks the border is their worst status (and yellow when stale): the same
+    evaluation as the health gate, so a red panel is a failing check. Without them it is judged
+    from the document with the same thresholds."""
     if state == "not_provisioned":
         return None
+    levels = [_CHECK_LEVELS.get(check.get("status")) for check in _items(host.checks)]
+    if host.checks:
+        present = [level for level in levels if level is not None] + ([Level.WARN] if stale else [])
+        return max(present) if present else None
     if state == "failed":
         levels.append(Level.FAIL)
     levels.append(_PHASE_LEVELS.get(state))

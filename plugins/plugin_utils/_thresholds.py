@@ -50,6 +50,9 @@ class Thresholds:
     memory_pct: Band = Band(50.0, 80.0)
     kv_cache_pct: Band = Band(80.0, 95.0)
     temperature_c: Band = Band(80.0, 90.0)
+    # Docker restarts of the vLLM container (RestartCount, counted since it was created): one
+    # is worth a look, three is a crash loop.
+    restart_count: Band = Band(1.0, 3.0)
     # A panel not refreshed for this many refresh intervals is stale.
     stale_intervals: float = 3.0
     # Newest stats line older than this (seconds) while requests run: engine may be hung.
@@ -57,19 +60,34 @@ class Thresholds:
 
     @classmethod
     def from_mapping(cls, values: dict) -> Thresholds:
-        """Build from a mapping such as ``{"kv_cache_pct": {"warn": 70, "fail": 90}}``;
-        unknown keys raise ValueError naming the key."""
+        """Build from a mapping such as ``{"kv_cache_pct": {"warn": 70, "fail": 90}}``; keys not
+        given keep their defaults. Unknown keys, non-numbers and a band whose ``warn`` is above
+        its ``fail`` raise ValueError naming the key."""
         fields = {field.name: field for field in dataclasses.fields(cls)}
+        defaults = cls()
         kwargs = {}
         for key, value in (values or {}).items():
             if key not in fields:
                 raise ValueError(f"unknown threshold {key!r}; known: {', '.join(sorted(fields))}")
-            default = getattr(cls(), key)
+            default = getattr(defaults, key)
             if isinstance(default, Band):
                 if not isinstance(value, dict) or set(value) - {"warn", "fail"}:
                     raise ValueError(f"threshold {key!r} must be a mapping with 'warn' and/or 'fail'")
-                value = Band(float(value.get("warn", default.warn)), float(value.get("fail", default.fail)))
+                value = Band(_number(f"{key}.warn", value.get("warn", default.warn)),
+                             _number(f"{key}.fail", value.get("fail", default.fail)))
+                if value.warn > value.fail:
+                    raise ValueError(f"threshold {key!r}: warn ({value.warn:g}) is above fail ({value.fail:g})")
             else:
-                value = float(value)
+                value = _number(key, value)
             kwargs[key] = value
         return cls(**kwargs)
+
+
+def _number(key: str, value: object) -> float:
+    # bool is an int subclass: "true" as a threshold is a mistake, not 1.
+    if isinstance(value, bool):
+        raise ValueError(f"threshold {key!r} must be a number, not {value!r}")
+    try:
+        return float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"threshold {key!r} must be a number, not {value!r}") from exc

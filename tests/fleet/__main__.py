@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: gpufleet.vllm contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""``python -m tests.fleet {up,down,status,cleanup}`` from the repository root."""
+"""``python -m tests.fleet {up,down,status,set,cleanup}`` from the repository root."""
 
 from __future__ import annotations
 

@@ -353,11 +353,26 @@ def _stop_pids(pids: Iterable[int], owned: Iterable[subprocess.Popen] = ()) -> N
             child.wait()
 
 
+def _self_and_ancestors() -> set[int]:
+    """This process and every process above it."""
+    found: set[int] = set()
+    pid = os.getpid()
+    while pid > 0 and pid not in found:
+        found.add(pid)
+        stat = _proc_stat(pid)
+        pid = stat[1] if stat else 0
+    return found
+
+
 def processes_mentioning(text: str) -> list[int]:
-    """Live processes whose command line contains text (an ssh client that names a fleet file)."""
+    """Live processes whose command line contains text (an ssh client that names a fleet file).
+
+    This process and its ancestors are left out: a tool that runs ``down DIR`` and names the
+    fleet's inventory on its own command line (ansible-playbook -i DIR/inventory/...) is no client."""
     found = []
+    own = _self_and_ancestors()
     for entry in os.listdir("/proc"):
-        if not entry.isdigit() or int(entry) == os.getpid():
+        if not entry.isdigit() or int(entry) in own:
             continue
         try:
             with open("/proc/%s/cmdline" % entry, "rb") as handle:
@@ -568,10 +583,13 @@ class Fleet:
     ``hosts``: a count (hosts vm1..vmN running ``scenario``), or names / HostSpec objects.
     ``parent``: where the fleet dir (``gpft-fleet-*``) is made; it must be traversable by the
     test user (sshd reads the authorized keys as that user), so not a 0700 pytest tmp dir.
+    ``fleet_dir``: the fleet dir itself instead, at a known place (a Molecule scenario's inventory
+    names its ``inventory/fleet.hyperstack.yml``); made when missing, refused unless empty, and
+    removed by down() like any fleet dir. The cleanup command does not look for it.
     """
 
     def __init__(self, hosts: int | Iterable[str | HostSpec] = 2, scenario: str = DEFAULT_SCENARIO,
-                 parent: str | None = None, keep_dir: bool = False):
+                 parent: str | None = None, keep_dir: bool = False, fleet_dir: str | None = None):
         if isinstance(hosts, int):
             specs = [HostSpec("vm%d" % number, scenario) for number in range(1, hosts + 1)]
         else:
@@ -585,6 +603,7 @@ class Fleet:
         self.specs = specs
         self.parent = parent or tempfile.gettempdir()
         self.keep_dir = keep_dir
+        self.fleet_dir = os.path.abspath(fleet_dir) if fleet_dir else None
         self.dir = ""
         self.hosts: dict[str, Host] = {}
         self._lock = threading.Lock()
@@ -644,7 +663,7 @@ class Fleet:
         ensure_test_user()
         os.makedirs(SIMULATOR_MOUNT, exist_ok=True)
         os.makedirs("/run/sshd", mode=0o755, exist_ok=True)
-        self.dir = tempfile.mkdtemp(prefix=FLEET_DIR_PREFIX, dir=self.parent)
+        self.dir = self._make_dir()
         os.chmod(self.dir, 0o755)
         os.makedirs(self.inventory_dir)
         _run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "gpft-fleet-client", "-f", self.key_path])
@@ -671,6 +690,16 @@ class Fleet:
             self._launch_sshd(host)
         with concurrent.futures.ThreadPoolExecutor(workers) as pool:
             list(pool.map(self._wait_sshd, self.hosts.values()))
+
+    def _make_dir(self) -> str:
+        if self.fleet_dir is None:
+            return tempfile.mkdtemp(prefix=FLEET_DIR_PREFIX, dir=self.parent)
+        os.makedirs(self.fleet_dir, exist_ok=True)
+        # Never adopt what is there: down() removes the fleet dir, and a fleet.json there may
+        # be a running fleet.
+        if os.listdir(self.fleet_dir):
+            raise FleetError("%s is not empty (a fleet there? stop it with the down command first)" % self.fleet_dir)
+        return self.fleet_dir
 
     def _claim_index(self) -> int:
         """The first free 10.200.k.0/24; `ip netns add` fails when another fleet took it."""
@@ -1008,23 +1037,36 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="test-fleet", description=__doc__.split("\n\n", maxsplit=1)[0])
     commands = parser.add_subparsers(dest="command", required=True)
     up = commands.add_parser("up", help="start a fleet and leave it running; prints its dir")
-    up.add_argument("-n", "--hosts", type=int, default=2, help="number of hosts (default 2)")
+    up.add_argument("-n", "--hosts", type=int, help="number of hosts (default: as many as names, else 2)")
+    up.add_argument("-N", "--name", action="append", default=[],
+                    help="host name; repeat to name hosts 1, 2, ... (default vm1, vm2, ...)")
     up.add_argument("-s", "--scenario", action="append", default=[],
                     help="simulator scenario; repeat to give hosts 1, 2, ... their own (default %s)"
                          % DEFAULT_SCENARIO)
+    up.add_argument("--dir", help="the fleet dir, made if missing, refused unless empty (default: a new "
+                                  "%s%s* dir)" % (os.path.join(tempfile.gettempdir(), ""), FLEET_DIR_PREFIX))
     down = commands.add_parser("down", help="tear down the fleet started in DIR")
     down.add_argument("dir")
     status = commands.add_parser("status", help="hosts of the fleet in DIR, or all leftovers")
     status.add_argument("dir", nargs="?")
+    simulate = commands.add_parser("set", help="fakegpu set on HOST's simulator (clock, scenario, faults)")
+    simulate.add_argument("dir")
+    simulate.add_argument("host")
+    simulate.add_argument("change", nargs="+", metavar="KEY=VALUE|restart",
+                          help="as simulator/bin/fakegpu set takes them, applied in order")
     commands.add_parser("cleanup", help="remove everything any fleet left on this machine")
     args = parser.parse_args(argv)
 
     try:
         if args.command == "up":
+            count = args.hosts if args.hosts is not None else len(args.name) or 2
+            if len(args.name) > count:
+                parser.error("%d names for %d hosts" % (len(args.name), count))
+            names = args.name + ["vm%d" % n for n in range(len(args.name) + 1, count + 1)]
             scenarios = args.scenario or [DEFAULT_SCENARIO]
-            specs = [HostSpec("vm%d" % n, scenarios[min(n - 1, len(scenarios) - 1)]) for n in range(1, args.hosts + 1)]
+            specs = [HostSpec(name, scenarios[min(n, len(scenarios) - 1)]) for n, name in enumerate(names)]
             started = time.monotonic()
-            fleet = Fleet(specs).up()
+            fleet = Fleet(specs, fleet_dir=args.dir).up()
             # The fleet outlives this process: `down DIR` or `cleanup` ends it.
             atexit.unregister(fleet.down)
             print(json.dumps({"dir": fleet.dir, "inventory": fleet.inventory, "key": fleet.key_path,
@@ -1033,6 +1075,8 @@ def main(argv: list[str] | None = None) -> int:
             started = time.monotonic()
             Fleet.attach(args.dir).down()
             print("down in %.2f s" % (time.monotonic() - started))
+        elif args.command == "set":
+            Fleet.attach(args.dir).simulator_set(args.host, *args.change)
         elif args.command == "status":
             report: Any = Fleet.attach(args.dir).status() if args.dir else leftovers()
             print(json.dumps(report, indent=2))

@@ -1,0 +1,200 @@
+# -*- coding: utf-8 -*-
+# Copyright: gpufleet.vllm contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""playbooks/health.yml through the real ansible-playbook against simulated VMs (connection
+local, a generated inventory): exit code, the per-host summary lines, the JUnit XML parsed with
+ElementTree, wait mode's per-poll progress, and errors for a bad custom check."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+import xml.etree.ElementTree as ET
+
+import pytest
+
+from support import FAKEGPU, ROOT, VENV_BIN, run
+
+pytestmark = pytest.mark.slow
+
+PLAYBOOK = str(ROOT / "playbooks" / "health.yml")
+CHECK_NAMES = ["reachable", "gpu_driver", "gpu_count", "gpu_temperature", "container_running", "container_restarts",
+               "container_oom", "fatal_errors", "engine_serving", "kv_cache", "engine_stalled", "stats_fresh"]
+
+
+def make_sim_host(directory, scenario, elapsed=None):
+    # The simulator's CLI is a shell script that runs $PYTHON; the hosts it makes run with it too.
+    argv = [str(FAKEGPU), "make-host", str(directory), scenario] + (["--elapsed", str(elapsed)] if elapsed is not None else [])
+    subprocess.run(argv, check=True, capture_output=True, text=True, env={**os.environ, "PYTHON": sys.executable})
+    return directory
+
+
+def write_inventory(folder, hosts: dict) -> str:
+    """Hosts named in HOSTS get a simulator host each when they say ``scenario`` (popped)."""
+    inventory = {"all": {"vars": {"ansible_connection": "local", "ansible_python_interpreter": str(VENV_BIN / "python"),
+                                  "hyperstack_vllm_container": "vllm_qwen36_27b"},
+                         "hosts": {}}}
+    for name, settings in hosts.items():
+        settings = dict(settings)
+        scenario = settings.pop("scenario", None)
+        if scenario is not None:
+            sim = make_sim_host(folder / "hosts" / name, scenario, elapsed=settings.pop("elapsed", None))
+            settings.update(gpufleet_docker_path=str(sim / "bin" / "docker"),
+                            gpufleet_nvidia_smi_path=str(sim / "bin" / "nvidia-smi"))
+        inventory["all"]["hosts"][name] = settings
+    path = folder / "inventory.json"
+    path.write_text(json.dumps(inventory))
+    return str(path)
+
+
+def playbook(env, inventory, *extra, timeout=180):
+    return run([str(VENV_BIN / "ansible-playbook"), "-i", inventory, PLAYBOOK, *extra], env, timeout)
+
+
+def summary_lines(stdout: str) -> list[str]:
+    """The msg list of the "Summary, one line per host" task."""
+    block = stdout.split("TASK [Summary, one line per host]", 1)[1].split("TASK [", 1)[0]
+    return json.loads(block[block.index("{"):block.rindex("}") + 1])["msg"]
+
+
+def parse_junit(path):
+    text = path.read_text(encoding="utf-8")
+    assert text.startswith('<?xml version="1.0" encoding="UTF-8"?>\n')
+    return ET.fromstring(text.split("\n", 1)[1])
+
+
+def outcomes(root) -> dict:
+    """{(classname, name): 'failure' | 'skipped' | 'ok' | 'warn'}."""
+    result = {}
+    for case in root.iter("testcase"):
+        children = {child.tag: child for child in case}
+        if "failure" in children:
+            state = "failure"
+        elif "skipped" in children:
+            state = "skipped"
+        else:
+            state = children["system-out"].text.split(":", 1)[0].lower()
+        result[(case.get("classname"), case.get("name"))] = state
+    return result
+
+
+@pytest.fixture(scope="module")
+def fleet_run(tmp_path_factory, ansible_env):
+    folder = tmp_path_factory.mktemp("health")
+    inventory = write_inventory(folder, {
+        "hyperstack-vm1": {"scenario": "busy", "hyperstack_expected_gpu_count": 1},
+        "hyperstack-vm2": {"scenario": "cuda-oom"},
+        "hyperstack-vm3": {"scenario": "container-missing"},
+        "hyperstack-vm4": {"scenario": "busy-tp2", "hyperstack_expected_gpu_count": 4},
+        "hyperstack-vm5": {"scenario": "busy", "health_thresholds": {"kv_cache_pct": {"warn": 40, "fail": 90}},
+                           "health_custom_checks": [{"name": "two_engines", "severity": "warn",
+                                                     "expression": "length(vllm.engines) >= `2`"}]},
+        "hyperstack-vm6": {"scenario": "hostile"},
+        "hyperstack-vm7": {"hyperstack_provisioned": False},
+        "hyperstack-vm8": {"ansible_connection": "ssh", "ansible_host": "127.0.0.1", "ansible_port": 1},
+    })
+    junit = folder / "reports" / "health.xml"
+    junit.parent.mkdir()
+    return {"proc": playbook(ansible_env, inventory, "-e", f"health_junit_path={junit}"), "junit": junit}
+
+
+def test_exit_code_is_non_zero_when_a_vm_fails(fleet_run):
+    proc = fleet_run["proc"]
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    recap = dict(re.findall(r"^(hyperstack-vm\d)\s+: ok=\d+\s+changed=\d+\s+unreachable=0\s+failed=(\d)", proc.stdout, re.M))
+    assert recap == {"hyperstack-vm1": "0", "hyperstack-vm2": "1", "hyperstack-vm3": "1", "hyperstack-vm4": "1",
+                     "hyperstack-vm5": "0", "hyperstack-vm6": "0", "hyperstack-vm7": "0", "hyperstack-vm8": "1"}
+
+
+def test_one_summary_line_per_host(fleet_run):
+    proc = fleet_run["proc"]
+    assert summary_lines(proc.stdout) == [
+        "hyperstack-vm1: OK 12 ok",
+        "hyperstack-vm2: FAIL 2 failed (container_running, fatal_errors), 6 ok",
+        "hyperstack-vm3: FAIL 1 failed (container_running), 4 ok",
+        "hyperstack-vm4: FAIL 1 failed (gpu_count), 11 ok",
+        "hyperstack-vm5: WARN 2 warned (kv_cache, two_engines), 11 ok",
+        "hyperstack-vm6: OK 12 ok",
+        "hyperstack-vm7: SKIPPED not evaluated",
+        "hyperstack-vm8: FAIL 1 failed (reachable), 0 ok",
+    ]
+
+
+def test_failed_gate_names_the_checks(fleet_run):
+    proc = fleet_run["proc"]
+    assert "1 health check(s) failed on hyperstack-vm4: gpu_count: 2 GPU(s) found, 4 expected" in proc.stdout
+    assert re.search(r"2 health check\(s\) failed on hyperstack-vm2: container_running: vllm_qwen36_27b is exited "
+                     r"\(exit code 1\) \| fatal_errors: cuda_oom: torch.OutOfMemoryError: CUDA out of memory", proc.stdout)
+    assert re.search(r"failed on hyperstack-vm8: reachable: unreachable: .*Connection refused", proc.stdout)
+
+
+def test_junit_has_one_test_case_per_vm_and_check(fleet_run):
+    root = parse_junit(fleet_run["junit"])
+    assert root.tag == "testsuites"
+    [suite] = list(root)
+    assert suite.attrib == {"name": "gpufleet.vllm.health", "tests": "64", "failures": "5", "errors": "0", "skipped": "1"}
+    cases = outcomes(root)
+    expected = {}
+    for host in ("hyperstack-vm1", "hyperstack-vm5", "hyperstack-vm6"):
+        expected.update({(host, f"{host} :: {name}"): "ok" for name in CHECK_NAMES})
+    expected[("hyperstack-vm5", "hyperstack-vm5 :: kv_cache")] = "warn"
+    expected[("hyperstack-vm5", "hyperstack-vm5 :: two_engines")] = "warn"
+    expected.update({("hyperstack-vm2", f"hyperstack-vm2 :: {name}"): "ok" for name in
+                     ("reachable", "gpu_driver", "gpu_count", "gpu_temperature", "container_restarts", "container_oom")})
+    expected[("hyperstack-vm2", "hyperstack-vm2 :: container_running")] = "failure"
+    expected[("hyperstack-vm2", "hyperstack-vm2 :: fatal_errors")] = "failure"
+    expected.update({("hyperstack-vm3", f"hyperstack-vm3 :: {name}"): "ok" for name in
+                     ("reachable", "gpu_driver", "gpu_count", "gpu_temperature")})
+    expected[("hyperstack-vm3", "hyperstack-vm3 :: container_running")] = "failure"
+    expected.update({("hyperstack-vm4", f"hyperstack-vm4 :: {name}"): "ok" for name in CHECK_NAMES})
+    expected[("hyperstack-vm4", "hyperstack-vm4 :: gpu_count")] = "failure"
+    expected[("hyperstack-vm7", "hyperstack-vm7 :: health")] = "skipped"
+    expected[("hyperstack-vm8", "hyperstack-vm8 :: reachable")] = "failure"
+    assert cases == expected
+    failure = next(case for case in root.iter("testcase") if case.get("name") == "hyperstack-vm4 :: gpu_count")
+    assert failure.find("failure").get("message") == "2 GPU(s) found, 4 expected"
+
+
+def test_all_healthy_exits_zero_and_reports_no_failure(tmp_path, ansible_env):
+    inventory = write_inventory(tmp_path, {"vm-a": {"scenario": "busy"}, "vm-b": {"scenario": "idle"}})
+    junit = tmp_path / "health.xml"
+    proc = playbook(ansible_env, inventory, "-e", f"health_junit_path={junit}")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert summary_lines(proc.stdout) == ["vm-a: OK 12 ok", "vm-b: OK 12 ok"]
+    assert parse_junit(junit).attrib == {"name": "gpufleet.vllm.health", "tests": "24", "failures": "0", "errors": "0",
+                                         "skipped": "0"}
+
+
+def test_wait_mode_shows_each_poll_and_fails_fast_on_a_fatal_error(tmp_path, ansible_env):
+    inventory = write_inventory(tmp_path, {
+        # Loads for about 55 s: a 6 s wait times out in the middle of the weight shards.
+        "slow": {"scenario": "loading", "elapsed": 8},
+        # CUDA out of memory 18.2 s after the start: 16 s in, so the error comes during the wait.
+        "oom": {"scenario": "cuda-oom", "elapsed": 16, "health_wait_timeout": 120},
+    })
+    proc = playbook(ansible_env, inventory, "-e", "health_mode=wait", "-e", "health_wait_delay=1",
+                    "-e", '{"health_wait_timeout": 6}', "-e", "health_junit_path=" + str(tmp_path / "wait.xml"))
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    polls = re.findall(r"^ok: \[slow\] => \(item=\[(\d+)s/6s\] (warn|fail): engine_serving: loading: loading_weights (\d+)% ",
+                       proc.stdout, re.M)
+    assert len(polls) >= 4
+    assert polls[-1][1] == "fail" and int(polls[-1][0]) >= 6
+    percents = [int(poll[2]) for poll in polls]
+    assert percents == sorted(percents)
+    assert re.search(r"failed on slow: engine_serving: loading: loading_weights \d+% .*; still so after waiting 6s",
+                     proc.stdout)
+    assert re.search(r"^ok: \[oom\] => \(item=\[\d+s/6s\] fail: fatal_errors: cuda_oom: torch.OutOfMemoryError", proc.stdout, re.M)
+    cases = outcomes(parse_junit(tmp_path / "wait.xml"))
+    assert cases[("oom", "oom :: fatal_errors")] == "failure"
+    assert cases[("slow", "slow :: engine_serving")] == "failure"
+
+
+def test_bad_custom_check_is_an_error_naming_it(tmp_path, ansible_env):
+    inventory = write_inventory(tmp_path, {"vm-a": {"scenario": "busy"}})
+    proc = playbook(ansible_env, inventory, "-e",
+                    json.dumps({"health_custom_checks": [{"name": "broken", "expression": "length(vllm.engines"}]}))
+    assert proc.returncode == 2
+    assert "custom check 'broken': cannot compile JMESPath expression 'length(vllm.engines'" in proc.stdout

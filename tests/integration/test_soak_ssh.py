@@ -1,0 +1,110 @@
+# -*- coding: utf-8 -*-
+# Copyright: gpufleet.vllm contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Soak: watch.yml for 500 refreshes of 3 SSH hosts at the 1 s floor. The controller's memory
+and open file descriptors (ansible-playbook and its worker processes) must stay flat after
+warm-up. Takes about 9 minutes; the figures are printed and written to tests/output/soak.json."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import time
+
+import pytest
+
+from support import ROOT, VENV_BIN
+from tests.fleet import HostSpec
+
+pytestmark = [pytest.mark.slow, pytest.mark.soak]
+
+CYCLES = 500
+WARM_UP_CYCLES = 50
+HOSTS = (HostSpec("soak-a", "busy"), HostSpec("soak-b", "busy-tp2"), HostSpec("soak-c", "idle"))
+# Growth allowed from warm-up to the end: noise, not a leak (a leak of one result per refresh
+# would grow by megabytes over 450 refreshes of 3 hosts).
+RSS_GROWTH_LIMIT_KIB = 4096
+FD_GROWTH_LIMIT = 2
+
+
+def process_tree(root_pid: int) -> list[int]:
+    """ROOT_PID and its descendants (the workers that run each host's task)."""
+    children: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open("/proc/%s/stat" % entry, encoding="ascii", errors="replace") as stat:
+                ppid = int(stat.read().rsplit(")", 1)[1].split()[1])
+        except (OSError, IndexError, ValueError):
+            continue
+        children.setdefault(ppid, []).append(int(entry))
+    tree, todo = [], [root_pid]
+    while todo:
+        pid = todo.pop()
+        tree.append(pid)
+        todo.extend(children.get(pid, []))
+    return tree
+
+
+def controller_usage(root_pid: int) -> dict:
+    """RSS (KiB) and open descriptors of the ansible-playbook process tree, ssh clients excluded
+    (ControlPersist masters come and go with the connection, not with the controller's state)."""
+    rss = fds = processes = 0
+    for pid in process_tree(root_pid):
+        try:
+            with open("/proc/%d/comm" % pid, encoding="ascii", errors="replace") as comm:
+                if comm.read().strip() == "ssh":
+                    continue
+            with open("/proc/%d/status" % pid, encoding="ascii", errors="replace") as status:
+                rss += next(int(line.split()[1]) for line in status if line.startswith("VmRSS:"))
+            fds += len(os.listdir("/proc/%d/fd" % pid))
+            processes += 1
+        except (OSError, StopIteration):
+            continue
+    return {"rss_kib": rss, "fds": fds, "processes": processes}
+
+
+def refreshes(path) -> int:
+    try:
+        with open(path, encoding="utf-8") as records:
+            return sum(1 for _line in records)
+    except FileNotFoundError:
+        return 0
+
+
+def test_watch_soak_memory_and_descriptors_stay_flat(ssh_fleet, ansible_env, tmp_path):
+    fleet = ssh_fleet(list(HOSTS))
+    records = tmp_path / "soak.jsonl"
+    env = dict(ansible_env, GPUFLEET_DASHBOARD_JSON=str(records))
+    started = time.monotonic()
+    process = subprocess.Popen(
+        [str(VENV_BIN / "ansible-playbook"), "-i", str(fleet.inventory), "playbooks/watch.yml",
+         "-e", "watch_interval=1", "-e", "watch_cycles=%d" % CYCLES],
+        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    samples = []
+    try:
+        while process.poll() is None and time.monotonic() - started < CYCLES * 3:
+            done = refreshes(records) // len(HOSTS)
+            if done >= WARM_UP_CYCLES and (not samples or done - samples[-1]["cycle"] >= 50):
+                samples.append(dict(controller_usage(process.pid), cycle=done,
+                                    elapsed_s=round(time.monotonic() - started, 1)))
+            time.sleep(1)
+        rc = process.wait(timeout=60)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    stderr = process.stderr.read()
+    figures = {"hosts": len(HOSTS), "cycles": CYCLES, "wall_s": round(time.monotonic() - started, 1),
+               "refreshes": refreshes(records), "samples": samples}
+    os.makedirs(ROOT / "tests" / "output", exist_ok=True)
+    (ROOT / "tests" / "output" / "soak.json").write_text(json.dumps(figures, indent=1))
+    print("soak figures:", json.dumps(figures))
+    assert rc == 0, stderr[-3000:]
+    assert figures["refreshes"] == CYCLES * len(HOSTS)
+    first, last = samples[0], samples[-1]
+    assert last["cycle"] - first["cycle"] >= CYCLES - WARM_UP_CYCLES - 60
+    assert last["rss_kib"] - first["rss_kib"] <= RSS_GROWTH_LIMIT_KIB, samples
+    assert last["fds"] - first["fds"] <= FD_GROWTH_LIMIT, samples
