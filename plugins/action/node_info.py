@@ -32,7 +32,7 @@ _ERROR_LIMIT = 500
 # before it; what is left ("ssh: connect to host ... No route to host") is what an operator needs.
 _BOILERPLATE_RE = re.compile(
     r"^(?:Data could not be sent to remote host \"[^\"]*\"\. Make sure this host can be reached over ssh: "
-    r"|Failed to connect to the host via ssh: )")
+    r"|Failed to connect to the host via ssh: |EOF on stream; last 100 lines received:)")
 _NOISE_LINE_RE = re.compile(r"^(?:mux_client_\w+|muxclient|control_persist|Control socket|"
                             r"Warning: Permanently added)")
 

@@ -43,7 +43,9 @@ description:
   - "Connection variables: C(ansible_host), C(ansible_user), C(ansible_port),
     C(ansible_ssh_private_key_file), C(ansible_ssh_common_args), and C(ansible_ssh_timeout)
     (Ansible puts its own C(ConnectTimeout) before C(ansible_ssh_common_args), and ssh keeps
-    the first value, so the timeout is set there too)."
+    the first value, so the timeout is set there too), and for the optional Mitogen executor
+    C(mitogen_ssh_keepalive_interval) 5 and C(mitogen_ssh_keepalive_count) 3 (hypr's
+    server-alive settings, which Mitogen would otherwise override)."
   - Every value read from the files is marked unsafe, so a C({{ ... }}) in a TOML or state file
     is kept as text and never templated or run.
   - A malformed TOML file or a value of the wrong type stops the inventory with an error naming
@@ -209,6 +211,10 @@ def build_host_vars(
         "ansible_port": ssh["port"],
         "ansible_ssh_common_args": ssh_common_args(state_path + ".known_hosts", ssh["connect_timeout_sec"]),
         "ansible_ssh_timeout": ssh["connect_timeout_sec"],
+        # Mitogen (the optional executor) puts its own keep-alive options first (30 s x 10):
+        # these keep hypr's 5 s x 3, so a dead host is noticed as fast with Mitogen as without.
+        "mitogen_ssh_keepalive_interval": SERVER_ALIVE_INTERVAL,
+        "mitogen_ssh_keepalive_count": SERVER_ALIVE_COUNT_MAX,
         "hyperstack_label": label,
         "hyperstack_config_path": config_path,
         "hyperstack_state_path": state_path,

@@ -133,7 +133,6 @@ class WatchRun:
                 "-e", "watch_interval=%g" % interval, "-e", "watch_cycles=%d" % cycles]
         for item in extra_vars:
             argv += ["-e", item]
-        self.started = time.monotonic()
         self.process = subprocess.Popen(argv, cwd=ROOT, env=dict(env, GPUFLEET_DASHBOARD_JSON=str(json_path)),
                                         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
         self.reader = LineReader(self.process)

@@ -44,8 +44,13 @@ def lines_by_host(stdout: str) -> dict:
     return by_host
 
 
-def test_plain_lines_without_a_terminal(demo_env):
-    proc = run([DEMO, "-e", "watch_cycles=2", "-e", "watch_interval=1"], demo_env)
+# The default strategy, and Mitogen (the documented option for large fleets, README "Performance").
+STRATEGIES = ["linear", "mitogen_linear"]
+
+
+@pytest.mark.parametrize("strategy", STRATEGIES)
+def test_plain_lines_without_a_terminal(demo_env, strategy):
+    proc = run([DEMO, "-e", "watch_cycles=2", "-e", "watch_interval=1"], dict(demo_env, ANSIBLE_STRATEGY=strategy))
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "\x1b" not in proc.stdout
     by_host = lines_by_host(proc.stdout)

@@ -23,6 +23,9 @@ from ansible_collections.gpufleet.vllm.plugins.action.node_info import connectio
     ("Failed to connect to the host via ssh: Host key verification failed.",
      "Host key verification failed."),
     ("line one\nline two", "line one; line two"),
+    # Mitogen's wording of the same failure.
+    ("EOF on stream; last 100 lines received:\nssh: connect to host 127.0.0.1 port 9: Connection refused",
+     "ssh: connect to host 127.0.0.1 port 9: Connection refused"),
     ("mux_client_request_session: read from master failed: Broken pipe",
      "mux_client_request_session: read from master failed: Broken pipe"),
 ])
