@@ -27,14 +27,26 @@ from ansible_collections.gpufleet.vllm.plugins.module_utils._text import clean_t
 # the previous start time lives at module level, keyed by host and task.
 _previous_start: dict[tuple[str, str], float] = {}
 _previous_start_lock = threading.Lock()
-_ERROR_LIMIT = 500
-# Ansible's wording around the SSH client's own error, and the ControlMaster chatter that comes
-# before it; what is left ("ssh: connect to host ... No route to host") is what an operator needs.
+# Ansible's wordings around the SSH client's own error, ssh's chatter, and the lines of its
+# "host key changed" banner that say nothing an operator needs; what is left ("ssh: connect to
+# host ... No route to host", "Host key verification failed.") is the cause.
 _BOILERPLATE_RE = re.compile(
-    r"^(?:Data could not be sent to remote host \"[^\"]*\"\. Make sure this host can be reached over ssh: "
-    r"|Failed to connect to the host via ssh: |EOF on stream; last 100 lines received:)")
-_NOISE_LINE_RE = re.compile(r"^(?:mux_client_\w+|muxclient|control_persist|Control socket|"
-                            r"Warning: Permanently added)")
+    r"^(?:Data could not be sent to remote host [\"'][^\"']*[\"']\. Make sure this host can be reached "
+    r"over ssh:?|Failed to connect to the host via ssh:|EOF on stream; last 100 lines received:)\s*",
+    re.IGNORECASE)
+_NOISE_LINE_RE = re.compile(
+    r"^(?:mux_client_\w+|muxclient|control_persist|Control socket|Warning: Permanently added|"
+    r"IT IS POSSIBLE THAT SOMEONE|Someone could be eavesdropping|It is also possible that a host key|"
+    r"The fingerprint for the|SHA256:|Please contact your system administrator|Add correct host key in|"
+    r"Offending \S+ key in|remove with:|ssh-keygen -f|Password authentication is disabled|"
+    r"Keyboard-interactive authentication is disabled|Agent forwarding is disabled|"
+    r"X11 forwarding is disabled|UpdateHostkeys is disabled)")
+_ERROR_LIMIT = 500
+# Exit statuses from 128 up: a process killed by signal N (128 + N), and ssh's own 255 for a
+# connection error.
+_SHELL_SIGNAL_BASE = 128
+_LOST_CONNECTION = "connection lost while collecting"
+_BROKEN_PIPE = "[Errno 32] Broken pipe"
 
 
 class ActionModule(ActionBase):
@@ -44,16 +56,24 @@ class ActionModule(ActionBase):
         result = super().run(tmp, task_vars)
         del tmp
         self._pace(float(self._task.args.get("refresh_interval") or 0), str((task_vars or {}).get("inventory_hostname", "")))
+        as_result = boolean(self._task.args.get("unreachable_as_result", False), strict=False)
         try:
-            result.update(self._execute_module(task_vars=task_vars))
+            module_result = self._execute_module(task_vars=task_vars)
         except AnsibleConnectionFailure as exc:
-            if not boolean(self._task.args.get("unreachable_as_result", False), strict=False):
+            if not as_result:
                 raise
-            self._forget_connection()
-            result.update(changed=False, failed=False, reachable=False,
-                          msg=clean_text(connection_error_summary(str(exc)), _ERROR_LIMIT))
-            return result
+            return self._unreachable(result, connection_error_summary(str(exc)))
+        if as_result and _lost_connection(module_result):
+            details = _useful_lines(str(module_result.get("module_stderr") or ""))
+            return self._unreachable(result, "%s (exit status %s%s)" % (
+                _LOST_CONNECTION, module_result.get("rc"), ": " + "; ".join(details) if details else ""))
+        result.update(module_result)
         result["reachable"] = True
+        return result
+
+    def _unreachable(self, result: dict, message: str) -> dict:
+        self._forget_connection()
+        result.update(changed=False, failed=False, reachable=False, msg=clean_text(message, _ERROR_LIMIT))
         return result
 
     def _pace(self, interval: float, host: str) -> None:
@@ -78,7 +98,28 @@ class ActionModule(ActionBase):
 
 
 def connection_error_summary(text: str) -> str:
-    """The SSH client's error lines of a connection failure, without Ansible's wrapping."""
-    lines = [_BOILERPLATE_RE.sub("", line).strip() for line in text.splitlines()]
-    useful = [line for line in lines if line and not _NOISE_LINE_RE.match(line)]
-    return "; ".join(useful) if useful else text.strip()
+    """The SSH client's error lines of a connection failure, without Ansible's wrapping, ssh's
+    chatter and the '@' frame of its banners."""
+    useful = _useful_lines(text)
+    if not useful:
+        return _LOST_CONNECTION + " (ssh gave no reason)"
+    if useful == [_BROKEN_PIPE]:
+        # Ansible could not write the module to ssh, which had already exited: its reason is lost.
+        return "connection failed while sending the module (%s; ssh's reason was not captured)" % _BROKEN_PIPE
+    return "; ".join(useful)
+
+
+def _useful_lines(text: str) -> list:
+    lines = [_BOILERPLATE_RE.sub("", line.strip("@ \t\r")).strip() for line in text.splitlines()]
+    return [line for line in lines if line and not _NOISE_LINE_RE.match(line)]
+
+
+def _lost_connection(module_result: dict) -> bool:
+    """A module run cut off under it (sshd killed, VM rebooting): no module output at all and
+    ssh's connection-error status 255, or the remote interpreter killed by a signal (a negative
+    status, or 128 + the signal as the shell reports it). Ansible reports these as a result it
+    cannot parse; a module that really fails prints its error on stdout or exits normally."""
+    rc = module_result.get("rc")
+    killed = isinstance(rc, int) and (rc < 0 or rc >= _SHELL_SIGNAL_BASE)
+    return (module_result.get("failed") is True and killed
+            and not str(module_result.get("module_stdout") or "").strip())

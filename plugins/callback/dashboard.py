@@ -276,12 +276,12 @@ class CallbackModule(DefaultCallbackModule):
             host = self._hosts.get(result.host.get_name())
             if host is None:
                 return
+            # Each result replaces the previous outcome: at most one of the three is current.
+            host.unreachable = host.failure = None
             if unreachable or payload.get("reachable") is False:
                 host.unreachable = str(payload.get("msg") or "host unreachable")
             elif "schema_version" in payload:
                 host.document = {key: payload.get(key) for key in DOCUMENT_KEYS}
-                host.unreachable = None
-                host.failure = None
             else:
                 host.failure = str(payload.get("msg") or "node_info failed without a message")
             host.checks = self._evaluate(host)

@@ -7,21 +7,14 @@ command), without a terminal, with JSON lines, and under a pseudo-terminal with 
 from __future__ import annotations
 
 import collections
-import fcntl
 import json
 import os
-import pty
 import re
-import select
-import signal
-import struct
-import subprocess
-import termios
 import time
 
 import pytest
 
-from support import ROOT, run
+from support import ROOT, PtyRun, run
 
 pytestmark = pytest.mark.slow
 
@@ -86,51 +79,6 @@ def test_json_lines(demo_env, tmp_path):
 def test_warns_when_forks_are_fewer_than_hosts(demo_env):
     proc = run([DEMO, "-f", "2", "-e", "watch_cycles=1"], demo_env)
     assert "forks (2) < hosts (5)" in proc.stdout + proc.stderr
-
-
-class PtyRun:
-    """ansible-playbook on a pseudo-terminal of a given size, its whole output kept."""
-
-    def __init__(self, argv, env, columns=200, rows=60):
-        self.master, slave = pty.openpty()
-        fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", rows, columns, 0, 0))
-        env = dict(env, TERM="xterm-256color")
-        env.pop("ANSIBLE_NOCOLOR", None)
-        self.process = subprocess.Popen(argv, cwd=ROOT, env=env, stdin=slave, stdout=slave, stderr=slave,
-                                        start_new_session=True)
-        os.close(slave)
-        self.output = b""
-
-    def read_until(self, predicate, timeout) -> bool:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if predicate(self.text):
-                return True
-            ready, _writable, _failed = select.select([self.master], [], [], 0.2)
-            if ready:
-                try:
-                    chunk = os.read(self.master, 65536)
-                except OSError:  # EIO: the other side closed
-                    return predicate(self.text)
-                if not chunk:
-                    return predicate(self.text)
-                self.output += chunk
-        return predicate(self.text)
-
-    def wait(self, timeout) -> int:
-        self.read_until(lambda _text: self.process.poll() is not None, timeout)
-        self.read_until(lambda _text: False, 0.5)
-        return self.process.wait(timeout=5)
-
-    @property
-    def text(self) -> str:
-        return self.output.decode("utf-8", "replace")
-
-    def close(self):
-        if self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGKILL)
-            self.process.wait()
-        os.close(self.master)
 
 
 def test_live_dashboard_on_a_terminal(demo_env):

@@ -8,44 +8,13 @@ rejoins when it comes back."""
 from __future__ import annotations
 
 import subprocess
-import threading
-import time
 
 import pytest
 
-from support import ROOT, VENV_BIN
+from support import ROOT, VENV_BIN, LineReader
 from tests.fleet import HostSpec
 
 pytestmark = pytest.mark.slow
-
-
-class LineReader:
-    """Collects a process's output lines on a thread so the test can wait for a given line."""
-
-    def __init__(self, process):
-        self.lines: list[str] = []
-        self._changed = threading.Condition()
-        self._thread = threading.Thread(target=self._read, args=(process,), daemon=True)
-        self._thread.start()
-
-    def _read(self, process):
-        for line in process.stdout:
-            with self._changed:
-                self.lines.append(line.rstrip("\n"))
-                self._changed.notify_all()
-
-    def wait_for(self, predicate, timeout: float, start: int = 0) -> int:
-        """Index of the first line from START that matches, or AssertionError after TIMEOUT."""
-        deadline = time.monotonic() + timeout
-        with self._changed:
-            while True:
-                for index in range(start, len(self.lines)):
-                    if predicate(self.lines[index]):
-                        return index
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    raise AssertionError("no matching line in %gs; output:\n%s" % (timeout, "\n".join(self.lines)))
-                self._changed.wait(remaining)
 
 
 @pytest.mark.parametrize("strategy", ["linear", "mitogen_linear"])

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from ansible_collections.gpufleet.vllm.plugins.action.node_info import connection_error_summary
+from ansible_collections.gpufleet.vllm.plugins.action.node_info import _lost_connection, connection_error_summary
 
 
 @pytest.mark.parametrize("text, summary", [
@@ -26,8 +26,55 @@ from ansible_collections.gpufleet.vllm.plugins.action.node_info import connectio
     # Mitogen's wording of the same failure.
     ("EOF on stream; last 100 lines received:\nssh: connect to host 127.0.0.1 port 9: Connection refused",
      "ssh: connect to host 127.0.0.1 port 9: Connection refused"),
+    # Only chatter: the cause is unknown, and said so.
     ("mux_client_request_session: read from master failed: Broken pipe",
-     "mux_client_request_session: read from master failed: Broken pipe"),
+     "connection lost while collecting (ssh gave no reason)"),
+    ('Data could not be sent to remote host "10.200.1.2". Make sure this host can be reached over ssh: ',
+     "connection lost while collecting (ssh gave no reason)"),
+    ('Data could not be sent to remote host "10.200.1.2". Make sure this host can be reached over ssh: '
+     "Warning: Permanently added '10.200.1.2' (ED25519) to the list of known hosts.\r\n",
+     "connection lost while collecting (ssh gave no reason)"),
+    # Ansible's other wording.
+    ("Data could not be sent to remote host '10.200.3.2'. Make sure this host can be reached over SSH: "
+     "[Errno 32] Broken pipe",
+     "connection failed while sending the module ([Errno 32] Broken pipe; ssh's reason was not captured)"),
+    # A changed host key: the banner's frame and advice go, the cause and the file stay.
+    ("Failed to connect to the host via ssh: @@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@\r\n"
+     "@    WARNING: REMOTE HOST IDENTIFICATION HAS CHANGED!     @\r\n"
+     "@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@\r\n"
+     "IT IS POSSIBLE THAT SOMEONE IS DOING SOMETHING NASTY!\r\n"
+     "Someone could be eavesdropping on you right now (man-in-the-middle attack)!\r\n"
+     "It is also possible that a host key has just been changed.\r\n"
+     "The fingerprint for the ED25519 key sent by the remote host is\r\n"
+     "SHA256:q1w2e3r4t5y6u7i8o9p0.\r\n"
+     "Please contact your system administrator.\r\n"
+     "Add correct host key in /tmp/s.json.known_hosts to get rid of this message.\r\n"
+     "Offending ED25519 key in /tmp/s.json.known_hosts:1\r\n"
+     "  remove with:\r\n"
+     "  ssh-keygen -f '/tmp/s.json.known_hosts' -R '10.200.1.2'\r\n"
+     "Host key for 10.200.1.2 has changed and you have requested strict checking.\r\n"
+     "Host key verification failed.\r\n",
+     "WARNING: REMOTE HOST IDENTIFICATION HAS CHANGED!; "
+     "Host key for 10.200.1.2 has changed and you have requested strict checking.; Host key verification failed."),
 ])
 def test_connection_error_summary(text, summary):
     assert connection_error_summary(text) == summary
+
+
+@pytest.mark.parametrize("module_result, lost", [
+    # What Ansible returns when ssh dies under a running module (sshd killed, VM rebooting).
+    ({"failed": True, "rc": 255, "module_stdout": "", "module_stderr": "Shared connection to x closed.\r\n",
+      "msg": "Module result deserialization failed: No start of json char found"}, True),
+    ({"failed": True, "rc": 143, "module_stdout": "", "module_stderr": "",
+      "msg": "Module result deserialization failed: No start of json char found"}, True),
+    ({"failed": True, "rc": -15, "module_stdout": ""}, True),
+    # No interpreter, or a module that really failed: an ordinary exit status.
+    ({"failed": True, "rc": 127, "module_stdout": "", "module_stderr": "/bin/sh: python3: not found",
+      "msg": "The module failed to execute correctly"}, False),
+    # A module that really failed says so on stdout.
+    ({"failed": True, "rc": 1, "module_stdout": "Traceback ...", "msg": "MODULE FAILURE"}, False),
+    ({"failed": True, "rc": 255, "module_stdout": '{"failed": true}', "msg": "x"}, False),
+    ({"changed": False, "schema_version": 1}, False),
+])
+def test_lost_connection(module_result, lost):
+    assert _lost_connection(module_result) is lost
