@@ -109,8 +109,12 @@ def test_watch_soak_memory_and_descriptors_stay_flat(ssh_fleet, ansible_env, tmp
     stderr = process.stderr.read()
     # A sample taken while a collection is in flight holds its pipes and buffers: compare the
     # floor (minimum) of the first and the last WINDOW cycles, which a leak would lift.
+    # Only samples with every host's worker still looping: the last cycles also see the workers
+    # exit, which would lower the floor and hide a leak.
     first = [sample for sample in samples if sample["cycle"] < WARM_UP_CYCLES + WINDOW]
-    last = [sample for sample in samples if sample["cycle"] > samples[-1]["cycle"] - WINDOW] if samples else []
+    looping = first[0]["processes"] if first else None
+    last = [sample for sample in samples if CYCLES - WINDOW < sample["cycle"] < CYCLES - 2
+            and sample["processes"] == looping]
     figures = {"hosts": len(HOSTS), "cycles": CYCLES, "wall_s": round(time.monotonic() - started, 1),
                "refreshes": refreshes(records), "samples": len(samples),
                "first": window_figures(first), "last": window_figures(last)}
