@@ -285,14 +285,9 @@ def _temperature_check(devices: list, band: Band) -> dict:
         if temperature is not None:
             index = device.get("index")
             readings.append((index if isinstance(index, int) else position, temperature))
-    if not readings:
-        return _check("gpu_temperature", OK, "temperature not reported by nvidia-smi")
-    level = _worst(band.level(reading[1]) for reading in readings)
-    if level == Level.OK:
-        hottest = max(reading[1] for reading in readings)
-        return _check("gpu_temperature", OK, f"hottest GPU at {_fmt(hottest)} C ({_band_text(band, ' C')})")
-    hot = ", ".join(f"GPU {index} at {_fmt(value)} C" for index, value in readings if band.level(value) != Level.OK)
-    return _check("gpu_temperature", _LEVEL_STATUS[level], f"{hot} ({_band_text(band, ' C')})")
+    readings = [(f"GPU {index}", value) for index, value in readings]
+    return _banded_check("gpu_temperature", readings, band, " C", "temperature not reported by nvidia-smi",
+                         "hottest GPU at {value}")
 
 
 def _container_checks(container: dict, context: _Context) -> list[dict]:
@@ -391,14 +386,22 @@ def _engine_label(engine: Mapping) -> str:
 def _kv_cache_check(engines: list, band: Band) -> dict:
     readings = [(_engine_label(engine), _number(engine.get("kv_cache_pct"))) for engine in engines]
     readings = [(label, value) for label, value in readings if value is not None]
+    return _banded_check("kv_cache", readings, band, "%", "no KV cache usage logged since the container started",
+                         "highest usage {value}")
+
+
+def _banded_check(name: str, readings: list, band: Band, unit: str, unreported: str, ok_text: str) -> dict:
+    """One check over (label, value) readings against BAND: ok names the highest value, warn/fail
+    names every reading at or above its band."""
     if not readings:
-        return _check("kv_cache", OK, "no KV cache usage logged since the container started")
-    level = _worst(band.level(reading[1]) for reading in readings)
+        return _check(name, OK, unreported)
+    limits = _band_text(band, unit)
+    level = _worst(band.level(value) for _label, value in readings)
     if level == Level.OK:
-        highest = max(reading[1] for reading in readings)
-        return _check("kv_cache", OK, f"highest usage {_fmt(highest)}% ({_band_text(band, '%')})")
-    full = ", ".join(f"{label} at {_fmt(value)}%" for label, value in readings if band.level(value) != Level.OK)
-    return _check("kv_cache", _LEVEL_STATUS[level], f"{full} ({_band_text(band, '%')})")
+        highest = max(value for _label, value in readings)
+        return _check(name, OK, "%s (%s)" % (ok_text.format(value=_fmt(highest) + unit), limits))
+    over = ", ".join(f"{label} at {_fmt(value)}{unit}" for label, value in readings if band.level(value) != Level.OK)
+    return _check(name, _LEVEL_STATUS[level], f"{over} ({limits})")
 
 
 def _engine_stalled_check(engines: list, stale_after_s: float) -> dict:
