@@ -24,7 +24,10 @@ description:
   - SSH settings reproduce hypr's own ssh call - user, port, key (only when the file exists),
     C(UserKnownHostsFile=<state file>.known_hosts), C(StrictHostKeyChecking=accept-new),
     C(ConnectTimeout), C(ServerAliveInterval=5), C(ServerAliveCountMax=3), C(BatchMode=yes).
-    Host key checking is never turned off.
+  - Host key checking is never turned off. Each host gets C(ansible_ssh_host_key_checking=true),
+    which outranks C(ANSIBLE_HOST_KEY_CHECKING=False) (set by ansible-runner, AWX, AAP and
+    ansible-navigator) and C(host_key_checking) in C(ansible.cfg); otherwise Ansible would put
+    C(StrictHostKeyChecking=no) ahead of C(accept-new), and ssh keeps the first value.
   - A VM whose state file is missing, unreadable or corrupt is still a host, in group
     C(unprovisioned), with the reason in C(hyperstack_state_error) and one warning. A VM is
     provisioned when its state has both C(vm_id) and C(public_ip); it is then in group
@@ -41,7 +44,8 @@ description:
     C(hyperstack_tensor_parallel_size), C(hyperstack_wireguard_hostname),
     C(hyperstack_wireguard_ip)."
   - "Connection variables: C(ansible_host), C(ansible_user), C(ansible_port),
-    C(ansible_ssh_private_key_file), C(ansible_ssh_common_args), and C(ansible_ssh_timeout)
+    C(ansible_ssh_private_key_file), C(ansible_ssh_common_args), C(ansible_ssh_host_key_checking)
+    (always true), and C(ansible_ssh_timeout)
     (Ansible puts its own C(ConnectTimeout) before C(ansible_ssh_common_args), and ssh keeps
     the first value, so the timeout is set there too), and for the optional Mitogen executor
     C(mitogen_ssh_keepalive_interval) 5 and C(mitogen_ssh_keepalive_count) 3 (hypr's
@@ -211,6 +215,10 @@ def build_host_vars(
         "ansible_port": ssh["port"],
         "ansible_ssh_common_args": ssh_common_args(state_path + ".known_hosts", ssh["connect_timeout_sec"]),
         "ansible_ssh_timeout": ssh["connect_timeout_sec"],
+        # ansible-runner (so AWX, AAP, ansible-navigator) exports ANSIBLE_HOST_KEY_CHECKING=False;
+        # Ansible would then put StrictHostKeyChecking=no ahead of the accept-new above, and ssh
+        # keeps the first value. A host variable beats the environment and ansible.cfg.
+        "ansible_ssh_host_key_checking": True,
         # Mitogen (the optional executor) puts its own keep-alive options first (30 s x 10):
         # these keep hypr's 5 s x 3, so a dead host is noticed as fast with Mitogen as without.
         "mitogen_ssh_keepalive_interval": SERVER_ALIVE_INTERVAL,
