@@ -21,6 +21,7 @@ from ansible.errors import AnsibleConnectionFailure
 from ansible.module_utils.parsing.convert_bool import boolean
 from ansible.plugins.action import ActionBase
 
+from ansible_collections.gpufleet.vllm.plugins.module_utils._options import LIMITS, InvalidOption, check_option
 from ansible_collections.gpufleet.vllm.plugins.module_utils._text import clean_text
 
 # Retries of one task on one host run in one worker process, each with a new ActionModule, so
@@ -47,6 +48,20 @@ _ERROR_LIMIT = 500
 _SHELL_SIGNAL_BASE = 128
 _LOST_CONNECTION = "connection lost while collecting"
 _BROKEN_PIPE = "[Errno 32] Broken pipe"
+# The shell's statuses for a command not found (127) or found but not runnable (126).
+_SHELL_CANNOT_RUN = (126, 127)
+# What the VM prints when its Python cannot start or cannot run the module: no interpreter, a
+# pyenv/asdf shim without that version, a broken install, a Python too old for the module.
+_PYTHON_UNUSABLE_RE = re.compile(
+    r"command not found|not found|No such file or directory|bad interpreter|cannot execute|"
+    r"Permission denied|error while loading shared libraries|pyenv:|asdf:|"
+    r"No module named '?encodings|Fatal Python error|SyntaxError|invalid syntax")
+PYTHON_UNUSABLE = "Python not usable on the VM"
+# Ansible's wordings for a module run that printed no result (2.19+, and older ones).
+_ANSIBLE_NO_RESULT_RE = re.compile(
+    r"Module result deserialization failed|MODULE FAILURE|The module failed to execute correctly")
+_VM_WORDS_LIMIT = 300
+MODULE_CRASHED = "node_info crashed on the VM"
 
 
 class ActionModule(ActionBase):
@@ -55,7 +70,15 @@ class ActionModule(ActionBase):
     def run(self, tmp=None, task_vars=None):
         result = super().run(tmp, task_vars)
         del tmp
-        self._pace(float(self._task.args.get("refresh_interval") or 0), str((task_vars or {}).get("inventory_hostname", "")))
+        try:
+            # Checked before anything runs (and before the pace's sleep): NaN, infinities, text.
+            for name in LIMITS:
+                check_option(name, self._task.args.get(name))
+        except InvalidOption as exc:
+            result.update(failed=True, changed=False, msg=str(exc))
+            return result
+        self._pace(float(check_option("refresh_interval", self._task.args.get("refresh_interval")) or 0),
+                   str((task_vars or {}).get("inventory_hostname", "")))
         as_result = boolean(self._task.args.get("unreachable_as_result", False), strict=False)
         try:
             module_result = self._execute_module(task_vars=task_vars)
@@ -69,6 +92,12 @@ class ActionModule(ActionBase):
                 _LOST_CONNECTION, module_result.get("rc"), ": " + "; ".join(details) if details else ""))
         result.update(module_result)
         result["reachable"] = True
+        failure = module_start_failure(module_result)
+        if failure is not None:
+            result["failure_kind"], result["msg"] = failure
+            # Ansible's own exception would be displayed instead of the message: it says only
+            # that no result came back.
+            result.pop("exception", None)
         return result
 
     def _unreachable(self, result: dict, message: str) -> dict:
@@ -112,6 +141,29 @@ def connection_error_summary(text: str) -> str:
 def _useful_lines(text: str) -> list:
     lines = [_BOILERPLATE_RE.sub("", line.strip("@ \t\r")).strip() for line in text.splitlines()]
     return [line for line in lines if line and not _NOISE_LINE_RE.match(line)]
+
+
+def module_start_failure(module_result: dict):
+    """(failure_kind, message) when the module printed no result at all, else None.
+
+    Ansible then says only "Module result deserialization failed: No start of json char found"
+    (or "MODULE FAILURE"); the cause is in what the VM printed. failure_kind is python_unusable
+    when the VM's Python could not start or run the module (exit 126/127, a shim's "command not
+    found", a missing library, a Python too old to read the module), else module_crashed."""
+    if module_result.get("failed") is not True or not _ANSIBLE_NO_RESULT_RE.match(str(module_result.get("msg") or "")):
+        return None
+    rc = module_result.get("rc")
+    stderr = str(module_result.get("module_stderr") or "")
+    stdout = str(module_result.get("module_stdout") or "")
+    words = _useful_lines(stderr) or _useful_lines(stdout)
+    status = "exit status %s" % rc if rc is not None else "no exit status"
+    if rc in _SHELL_CANNOT_RUN or _PYTHON_UNUSABLE_RE.search(stderr + "\n" + stdout):
+        said = clean_text("; ".join(words), _VM_WORDS_LIMIT) if words else "it printed nothing"
+        return "python_unusable", "%s (%s): %s; set ansible_python_interpreter to a working Python 3.8 or later" % (
+            PYTHON_UNUSABLE, status, said)
+    # A traceback ends with the exception: the last line says the most.
+    cause = clean_text(words[-1], _VM_WORDS_LIMIT) if words else "it printed nothing"
+    return "module_crashed", "%s (%s): %s" % (MODULE_CRASHED, status, cause)
 
 
 def _lost_connection(module_result: dict) -> bool:

@@ -16,6 +16,7 @@ from ansible_collections.gpufleet.vllm.plugins.module_utils import _docker
 from ansible_collections.gpufleet.vllm.plugins.module_utils import _nvidia_smi
 from ansible_collections.gpufleet.vllm.plugins.module_utils import _vllm_log
 from ansible_collections.gpufleet.vllm.plugins.module_utils._runner import run_command
+from ansible_collections.gpufleet.vllm.plugins.module_utils._text import byte_size
 from ansible_collections.gpufleet.vllm.plugins.module_utils._timestamps import format_utc
 from ansible_collections.gpufleet.vllm.plugins.module_utils._timestamps import parse_rfc3339
 from ansible_collections.gpufleet.vllm.plugins.module_utils._timestamps import utc_now
@@ -90,7 +91,9 @@ def gpu_document(result, fields, binary: str | None) -> dict:
     if result is None:
         return _nvidia_smi.gpu_section(None, "", "", fields, not_found=True, binary=binary)
     return _nvidia_smi.gpu_section(result.rc, result.stdout, result.stderr, fields,
-                                   timed_out=result.timed_out, not_found=result.not_found, binary=binary)
+                                   timed_out=result.timed_out, not_found=result.not_found, binary=binary,
+                                   not_executable=result.not_executable,
+                                   stopped_at=result.bytes_read if result.stopped else None)
 
 
 def container_document(name: str, result, binary: str | None) -> dict:
@@ -98,7 +101,9 @@ def container_document(name: str, result, binary: str | None) -> dict:
     if result is None:
         return _docker.container_section(name, None, "", "", not_found=True, binary=binary)
     return _docker.container_section(name, result.rc, result.stdout, result.stderr,
-                                     timed_out=result.timed_out, not_found=result.not_found, binary=binary)
+                                     timed_out=result.timed_out, not_found=result.not_found, binary=binary,
+                                     not_executable=result.not_executable,
+                                     stopped_at=result.bytes_read if result.stopped else None)
 
 
 def vllm_document(container: dict, result, now, serving_fresh_after: float) -> dict:
@@ -129,8 +134,16 @@ def vllm_document(container: dict, result, now, serving_fresh_after: float) -> d
             result.rc, result.stdout, name=container["name"])
         return document
 
-    parsed = _vllm_log.parse_log_text(result.stdout, parse_rfc3339(container["started_at"]), now)
+    started_at = parse_rfc3339(container["started_at"])
+    parsed = _vllm_log.parse_log_text(result.stdout, started_at, now)
     phase, message = _vllm_log.decide_phase(container["status"], parsed, serving_fresh_after)
+    ahead = _clock_ahead(parsed, started_at, now)
+    if ahead is not None:
+        document["log_status"] = "clock_ahead"
+        if phase not in ("failed", "stopped"):
+            # Ages cannot be computed (and with the start ahead no line counts): neither serving,
+            # idle nor loading can be told.
+            phase, message = "unknown", _vllm_log.clock_ahead_message(*ahead)
     document.update(
         phase=phase,
         message=message,
@@ -142,6 +155,28 @@ def vllm_document(container: dict, result, now, serving_fresh_after: float) -> d
         log_lines_read=parsed["log_lines_read"],
     )
     if result.truncated:
-        document["message"] = (message + "; " if message else "") + (
-            "log output exceeded %d bytes: only its newest part was read" % LOG_BYTES_LIMIT)
+        document["message"] = (message + "; " if message else "") + _log_cap_note(result)
     return document
+
+
+def _clock_ahead(parsed: dict, started_at, now):
+    """(seconds, what) when the log's newest stamp or the container's start lies ahead of the VM's
+    clock by more than the tolerance, else None."""
+    stamps = [parse_rfc3339(engine["logged_at"]) for engine in parsed["engines"]]
+    stamps.append(parse_rfc3339(parsed["last_log_at"]))
+    newest = max((stamp for stamp in stamps if stamp is not None), default=None)
+    for moment, what in ((newest, "the newest log line"), (started_at, "the container's start time")):
+        ahead_s = _vllm_log.clock_ahead_s(moment, now)
+        if ahead_s is not None:
+            return ahead_s, what
+    return None
+
+
+def _log_cap_note(result) -> str:
+    """What the byte cap did to ``docker logs``: the tail kept (it printed more than the cap),
+    or reading stopped (it printed more than the read cap, so the newest lines were never read)."""
+    kept = byte_size(LOG_BYTES_LIMIT)
+    if result.stopped:
+        return ("docker logs printed more than %s; stopped reading there, so the newest lines were not read "
+                "(the %s before that were parsed): lower log_lines" % (byte_size(result.bytes_read), kept))
+    return "docker logs printed %s; only the newest %s were parsed" % (byte_size(result.bytes_read), kept)

@@ -18,7 +18,7 @@ from __future__ import annotations
 import re
 from typing import Any, Dict, List, Optional, Tuple
 
-from ansible_collections.gpufleet.vllm.plugins.module_utils._text import clean_text
+from ansible_collections.gpufleet.vllm.plugins.module_utils._text import byte_size, clean_text
 from ansible_collections.gpufleet.vllm.plugins.module_utils._timestamps import (
     format_utc,
     parse_rfc3339,
@@ -231,16 +231,29 @@ def container_section(
     timed_out: bool = False,
     not_found: bool = False,
     binary: str = "docker",
+    not_executable: bool = False,
+    stopped_at: Optional[int] = None,
 ) -> Dict[str, Any]:
-    """The ``container`` dict of schema v1 from one ``inspect_command`` run."""
+    """The ``container`` dict of schema v1 from one ``inspect_command`` run. STOPPED_AT is the
+    byte cap when reading stopped there (the command was killed, its exit status is the kill's)."""
     if not_found:
         return _unknown_state(name, "error", "not_installed", _bounded(
             "docker CLI not found (looked for %s); install docker or set docker_path" % binary
+        ))
+    if not_executable:
+        return _unknown_state(name, "error", "error", _bounded(
+            "docker CLI at %s is not executable (%s); make it executable or set docker_path"
+            % (binary, clean_text(stderr, _QUOTE_LIMIT) or "permission denied")
         ))
     if timed_out:
         return _unknown_state(name, "error", "timeout", _bounded(
             "docker container inspect did not answer in time; the Docker daemon may be hung "
             "(check systemctl status docker)"
+        ))
+    if stopped_at is not None:
+        return _unknown_state(name, "error", "error", _bounded(
+            "docker container inspect printed more than %s; stopped reading it (its answer is one "
+            "short line: check that %s is the docker CLI)" % (byte_size(stopped_at), binary)
         ))
     if rc != 0:
         status, error_kind, message = classify_error(rc, stdout, stderr, name)

@@ -15,10 +15,11 @@ Runs on the managed host: stdlib only, Python >= 3.8.
 
 from __future__ import annotations
 
+import math
 import re
 from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Tuple
 
-from ansible_collections.gpufleet.vllm.plugins.module_utils._text import clean_text
+from ansible_collections.gpufleet.vllm.plugins.module_utils._text import byte_size, clean_text
 
 DEFAULT_QUERY_FIELDS = (
     "index",
@@ -40,6 +41,23 @@ _FIELD_RE = re.compile(r"[a-z][a-z0-9_.]*")
 # Strict number forms: Python's int()/float() would also accept "1_000", "nan" and "inf".
 _INT_RE = re.compile(r"[+-]?\d+")
 _FLOAT_RE = re.compile(r"[+-]?(?:\d+\.\d*|\.\d+|\d+)(?:[eE][+-]?\d+)?")
+# More digits than any reading has; also below Python's limit on int() of a string (4300 digits
+# since 3.11), which would otherwise raise on a hostile row.
+_MAX_INT_DIGITS = 18
+
+# Readings no working GPU can report (schema-v1.md, "Values that cannot be true"): such a value
+# is returned as null and named in the section's message. Bounds are generous: the largest GPU
+# boards draw about 1.2 kW and hold under 300 GiB.
+_READING_RANGES: Dict[str, Tuple[float, float, str]] = {
+    "temperature.gpu": (0, 150, "C"),
+    "utilization.gpu": (0, 100, "%"),
+    "power.draw": (0, 10000, "W"),
+    "power.limit": (0, 10000, "W"),
+    "memory.used": (0, 16 * 1024 * 1024, "MiB"),
+    "memory.total": (0, 16 * 1024 * 1024, "MiB"),
+}
+# GPU indexes are small whole numbers, unique per host; anything else makes the rows unusable.
+_MAX_GPU_INDEX = 1023
 
 
 class InvalidQueryField(ValueError):
@@ -50,16 +68,26 @@ class InvalidQueryOutput(ValueError):
     """A CSV row that does not fit the fields asked for."""
 
 
+class _Implausible(Exception):
+    """A well-formed value that cannot be a real reading (infinite, absurdly large)."""
+
+
 def _to_int(cell: str) -> int:
     if not _INT_RE.fullmatch(cell):
         raise ValueError("expected an integer")
+    if len(cell.lstrip("+-")) > _MAX_INT_DIGITS:
+        raise _Implausible("has %d digits" % len(cell.lstrip("+-")))
     return int(cell)
 
 
 def _to_float(cell: str) -> float:
     if not _FLOAT_RE.fullmatch(cell):
         raise ValueError("expected a number")
-    return float(cell)
+    value = float(cell)
+    if not math.isfinite(value):
+        # "1e309" parses as infinity, which JSON cannot carry.
+        raise _Implausible("is not a finite number")
+    return value
 
 
 def _to_text(cell: str) -> Optional[str]:
@@ -69,9 +97,9 @@ def _to_text(cell: str) -> Optional[str]:
 def _to_best(cell: str) -> Any:
     """Fields the schema does not name: a number when the cell is one, else the text."""
     if _INT_RE.fullmatch(cell):
-        return int(cell)
+        return _to_int(cell)
     if _FLOAT_RE.fullmatch(cell):
-        return float(cell)
+        return _to_float(cell)
     return clean_text(cell)
 
 
@@ -151,7 +179,14 @@ def _quote(line: str) -> str:
     return repr(clean_text(line, _QUOTE_LIMIT))
 
 
-def _parse_row(line: str, line_number: int, fields: Sequence[str]) -> Dict[str, Any]:
+def _short(cell: str) -> str:
+    return clean_text(cell, 24) or "''"
+
+
+def _parse_row(line: str, line_number: int, fields: Sequence[str],
+               notes: Optional[List[str]] = None) -> Dict[str, Any]:
+    """One row as a dict of schema values. A value that cannot be a real reading becomes None
+    and is described in NOTES (when given)."""
     cells = [cell.strip() for cell in line.split(",")]
     if len(cells) != len(fields):
         raise InvalidQueryOutput(
@@ -159,19 +194,43 @@ def _parse_row(line: str, line_number: int, fields: Sequence[str]) -> Dict[str, 
             % (line_number, len(cells), len(fields), ",".join(fields), _quote(line))
         )
     device: Dict[str, Any] = {}
+    found: List[str] = []
     for field, cell in zip(fields, cells):
         known = _KNOWN_FIELDS.get(field)
         convert = known[1] if known else _to_best
+        key = _schema_key(field)
         if _is_unavailable(cell):
-            device[_schema_key(field)] = None
+            device[key] = None
             continue
         try:
-            device[_schema_key(field)] = convert(cell)
+            value = convert(cell)
+        except _Implausible as exc:
+            if field == "index":
+                # Not a reading: without its index a row cannot be told apart from the others.
+                raise InvalidQueryOutput("nvidia-smi line %d, field index: %s %s"
+                                         % (line_number, _short(cell), exc)) from None
+            device[key] = None
+            found.append("%s %s %s" % (field, _short(cell), exc))
+            continue
         except ValueError as exc:
             raise InvalidQueryOutput(
                 "nvidia-smi line %d, field %s: %s, got %s"
                 % (line_number, field, exc, _quote(cell))
             ) from exc
+        bounds = _READING_RANGES.get(field)
+        if bounds is not None and not bounds[0] <= value <= bounds[1]:
+            device[key] = None
+            found.append("%s %s is out of range (%g to %g %s)" % (field, _short(cell), bounds[0], bounds[1], bounds[2]))
+            continue
+        device[key] = value
+    used, total = device.get("memory_used_mib"), device.get("memory_total_mib")
+    if "memory.used" in fields and used is not None and total is not None and used > total:
+        device["memory_used_mib"] = None
+        found.append("memory.used %d is more than memory.total %d" % (used, total))
+    if found and notes is not None:
+        index = device.get("index")
+        label = "GPU %d" % index if isinstance(index, int) else "line %d" % line_number
+        notes.append("%s: %s" % (label, ", ".join(found)))
     return device
 
 
@@ -183,10 +242,26 @@ def _data_lines(stdout: str) -> Iterator[Tuple[int, str]]:
 
 
 def parse_query_gpu(stdout: str, fields: Sequence[str]) -> List[Dict[str, Any]]:
-    """One dict per GPU row, keyed by schema names; unavailable values are None.
+    """One dict per GPU row, keyed by schema names; unavailable and implausible values are None.
 
     Raises InvalidQueryOutput, naming the line, for a row that does not fit FIELDS."""
     return [_parse_row(line, number, fields) for number, line in _data_lines(stdout)]
+
+
+def index_problem(devices: List[Dict[str, Any]]) -> Optional[str]:
+    """What is wrong with the rows' GPU indexes, or None: an index must be a whole number from
+    0 to 1023, listed once. Rows whose index is unavailable (null) are not judged."""
+    seen = set()
+    for device in devices:
+        index = device.get("index")
+        if index is None:
+            continue
+        if not isinstance(index, int) or not 0 <= index <= _MAX_GPU_INDEX:
+            return "nvidia-smi listed GPU index %s, which no GPU has (0 to %d)" % (index, _MAX_GPU_INDEX)
+        if index in seen:
+            return "nvidia-smi listed GPU index %d twice" % index
+        seen.add(index)
+    return None
 
 
 def _exit_note(rc: Optional[int]) -> str:
@@ -256,16 +331,18 @@ def classify_failure(rc: Optional[int], stdout: str, stderr: str) -> Tuple[str, 
 
 def _parse_what_parses(
     stdout: str, fields: Sequence[str]
-) -> Tuple[List[Dict[str, Any]], Optional[InvalidQueryOutput]]:
-    """(devices, first error or None): every row that parses, even next to a bad one."""
+) -> Tuple[List[Dict[str, Any]], List[str], Optional[InvalidQueryOutput]]:
+    """(devices, notes on implausible readings, first error or None): every row that parses,
+    even next to a bad one."""
     devices = []
+    notes: List[str] = []
     first_error: Optional[InvalidQueryOutput] = None
     for number, line in _data_lines(stdout):
         try:
-            devices.append(_parse_row(line, number, fields))
+            devices.append(_parse_row(line, number, fields, notes))
         except InvalidQueryOutput as exc:
             first_error = first_error or exc
-    return devices, first_error
+    return devices, notes, first_error
 
 
 def gpu_section(
@@ -276,18 +353,31 @@ def gpu_section(
     timed_out: bool = False,
     not_found: bool = False,
     binary: str = "nvidia-smi",
+    not_executable: bool = False,
+    stopped_at: Optional[int] = None,
 ) -> Dict[str, Any]:
     """The ``gpu`` dict of schema v1 from one nvidia-smi run.
 
     Rows that parse are kept whatever the outcome, so healthy GPUs next to a lost one (or next
     to one unparsable row) still show. A run that exits 0 yet prints a failure text (a lost GPU
-    among healthy ones) is classified like a failed run."""
+    among healthy ones) is classified like a failed run; one that exits 0 without any row is
+    ``no_devices``. A reading that cannot be true is null, and the message (status still ``ok``)
+    names it. STOPPED_AT is the byte cap when reading stopped there (the command was killed)."""
     if not_found:
         return {
             "status": "not_installed",
             "message": _bounded(
                 "nvidia-smi not found (looked for %s); install the NVIDIA driver or set nvidia_smi_path"
                 % binary
+            ),
+            "devices": [],
+        }
+    if not_executable:
+        return {
+            "status": "error",
+            "message": _bounded(
+                "nvidia-smi at %s is not executable (%s); make it executable or set nvidia_smi_path"
+                % (binary, clean_text(stderr, _QUOTE_LIMIT) or "permission denied")
             ),
             "devices": [],
         }
@@ -300,12 +390,32 @@ def gpu_section(
             ),
             "devices": [],
         }
-    devices, parse_error = _parse_what_parses(stdout, fields)
+    if stopped_at is not None:
+        # The kill that ended it was the module's: its exit status says nothing.
+        return {
+            "status": "error",
+            "message": _bounded(
+                "nvidia-smi printed more than %s; stopped reading it (a GPU list is a few KiB: "
+                "check that %s is NVIDIA's nvidia-smi)" % (byte_size(stopped_at), binary)
+            ),
+            "devices": [],
+        }
+    devices, notes, parse_error = _parse_what_parses(stdout, fields)
     failure_printed = any(_is_failure_line(line) for line in (stdout + "\n" + stderr).splitlines())
+    bad_index = index_problem(devices)
     if rc != 0 or failure_printed:
         status, message = classify_failure(rc, stdout, stderr)
     elif parse_error is not None:
         status, message = "error", _bounded(str(parse_error))
+    elif bad_index is not None:
+        status, message = "error", _bounded(bad_index + "; its output cannot be trusted (check the driver, reboot the VM)")
+    elif not devices:
+        status, message = "no_devices", _bounded(
+            "nvidia-smi exited 0 but listed no GPU; check that the VM has a GPU attached and "
+            "that /dev/nvidia* is readable by the SSH user"
+        )
+    elif notes:
+        status, message = "ok", _bounded("readings that cannot be true, shown as null: " + "; ".join(notes))
     else:
         status, message = "ok", None
     return {"status": status, "message": message, "devices": devices}

@@ -34,9 +34,12 @@ _KILL_GRACE_S = 2.0
 
 
 class CommandResult(NamedTuple):
-    """What one command did. rc is Popen's (negative: killed by that signal), None when the
-    command could not be started or did not end. When timed_out or truncated is set the output
-    is incomplete; not_found means the executable could not be run (stderr says why)."""
+    """What one command did. rc is Popen's (negative: killed by that signal, which may be the
+    runner's own kill), None when the command could not be started or did not end. When
+    timed_out or truncated is set the output is incomplete; stopped means reading stopped at
+    the byte cap and the command was killed then (so its rc is not the command's verdict);
+    bytes_read counts what was read over both streams. not_found means the executable does not
+    exist, not_executable that it exists but cannot be run (stderr says why)."""
 
     argv: List[str]
     rc: Optional[int]
@@ -46,6 +49,9 @@ class CommandResult(NamedTuple):
     truncated: bool
     not_found: bool
     duration_s: float
+    not_executable: bool = False
+    stopped: bool = False
+    bytes_read: int = 0
 
 
 def _kill_group(process: subprocess.Popen) -> None:
@@ -59,9 +65,10 @@ def _kill_group(process: subprocess.Popen) -> None:
 
 def _read_until(
     process: subprocess.Popen, deadline: float, max_bytes: int, keep_tail: bool
-) -> Tuple[Dict[str, List[bytes]], str, bool]:
+) -> Tuple[Dict[str, List[bytes]], str, bool, int]:
     """Read stdout/stderr until both close, the deadline passes or too much arrives.
-    Returns (chunks per stream, why reading ended: "eof", "timeout" or "limit", truncated).
+    Returns (chunks per stream, why reading ended: "eof", "timeout" or "limit", truncated,
+    bytes read).
 
     Keeping the head, reading stops once MAX_BYTES (over both streams) have arrived. Keeping
     the tail (``docker logs``, where the newest lines matter), reading goes on to the end while
@@ -78,7 +85,7 @@ def _read_until(
         while selector.get_map():
             remaining = deadline - time.monotonic()
             if remaining <= 0:
-                return chunks, "timeout", truncated
+                return chunks, "timeout", truncated, total
             for key, _events in selector.select(remaining):
                 # One byte past the limit tells "exactly the limit" apart from "more".
                 chunk = os.read(key.fd, min(_READ_SIZE, read_limit - total + 1))
@@ -89,7 +96,7 @@ def _read_until(
                     chunks[key.data].append(chunk[: read_limit - total])
                     if keep_tail:
                         _keep_last(chunks[key.data], max_bytes)
-                    return chunks, "limit", True
+                    return chunks, "limit", True, read_limit
                 chunks[key.data].append(chunk)
                 total += len(chunk)
                 kept[key.data] += len(chunk)
@@ -98,7 +105,7 @@ def _read_until(
                     truncated = True
     if keep_tail and any(_keep_last(chunks[name], max_bytes) < kept[name] for name in chunks):
         truncated = True
-    return chunks, "eof", truncated
+    return chunks, "eof", truncated, total
 
 
 def _keep_last(chunks: List[bytes], max_bytes: int) -> int:
@@ -141,15 +148,25 @@ def run_command(
             close_fds=True,
             start_new_session=True,
         )
-    except (FileNotFoundError, PermissionError, NotADirectoryError) as exc:
+    except (FileNotFoundError, NotADirectoryError) as exc:
         return CommandResult(argv, None, "", str(exc), False, False, True,
                              time.monotonic() - started)
+    except OSError as exc:
+        # It exists but cannot be run: no execute permission, a directory, a noexec mount,
+        # not a program (exec format error).
+        reason = exc.strerror or str(exc)
+        if os.path.isdir(argv[0]):
+            reason = "it is a directory"
+        return CommandResult(argv, None, "", reason, False, False, False,
+                             time.monotonic() - started, not_executable=True)
 
-    timed_out = truncated = False
+    timed_out = truncated = stopped = False
+    bytes_read = 0
     chunks: Dict[str, List[bytes]] = {"stdout": [], "stderr": []}
     try:
-        chunks, ended_by, truncated = _read_until(process, started + timeout, max_bytes, keep_tail)
+        chunks, ended_by, truncated, bytes_read = _read_until(process, started + timeout, max_bytes, keep_tail)
         timed_out = ended_by == "timeout"
+        stopped = ended_by == "limit"
         if ended_by == "eof":
             # The pipes closed but the command may still run (it closed them itself).
             try:
@@ -177,4 +194,6 @@ def run_command(
         truncated=truncated,
         not_found=False,
         duration_s=time.monotonic() - started,
+        stopped=stopped,
+        bytes_read=bytes_read,
     )

@@ -24,11 +24,21 @@ _ESCAPE_RE = re.compile(
     """,
     re.VERBOSE,
 )
-# Every remaining C0/C1 control character except TAB, plus DEL and the Unicode bidi overrides
-# that can visually reorder text on a terminal.
-_CONTROL_RE = re.compile("[\x00-\x08\x0a-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+# Every remaining C0/C1 control character except TAB, plus DEL and every Unicode format
+# character (category Cf, Unicode 15: soft hyphen, the bidi marks, embeddings, overrides and
+# isolates that visually reorder text, the zero-width space/joiners, word joiner, BOM, the
+# interlinear annotation and tag characters). They are invisible or move other text, so on a
+# terminal panel they shift its borders. Listed, not looked up with unicodedata: the VM's Python
+# (3.8 up) may know an older Unicode version.
+_CONTROL_RE = re.compile(
+    "[\x00-\x08\x0a-\x1f\x7f-\x9f\u00ad\u0600-\u0605\u061c\u06dd\u070f\u0890\u0891\u08e2"
+    "\u180e\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u206f\ufeff\ufff9-\ufffb"
+    "\U000110bd\U000110cd\U00013430-\U0001343f\U0001bca0-\U0001bca3\U0001d173-\U0001d17a"
+    "\U000e0001\U000e0020-\U000e007f]"
+)
 
-_LINE_BREAK_RE = re.compile("[\r\n]+")
+# CR, LF and the Unicode line and paragraph separators (U+2028, U+2029).
+_LINE_BREAK_RE = re.compile("[\r\n\u2028\u2029]+")
 
 DEFAULT_LIMIT = 300
 ELLIPSIS = "\u2026"
@@ -50,3 +60,11 @@ def clean_text(text: str | None, limit: int = DEFAULT_LIMIT) -> str | None:
     if len(cleaned) > limit:
         cleaned = cleaned[: max(limit - 1, 0)] + ELLIPSIS
     return cleaned
+
+
+def byte_size(count: int) -> str:
+    """``1 MiB``, ``64 MiB``, ``1.5 MiB``, ``512 KiB``, ``100 bytes``: a size for messages."""
+    for unit, size in (("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)):
+        if count >= size:
+            return ("%.1f" % (count / size)).replace(".0", "") + " " + unit
+    return "%d bytes" % count

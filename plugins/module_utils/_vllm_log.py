@@ -16,6 +16,10 @@ a docker timestamp (docker always prints one, so only damaged or hand-made input
 to the run of the timestamped line before it; before any timestamped line it counts only when
 ``started_at`` is unknown. Without ``started_at``, everything from the last vLLM startup banner
 on counts (everything, when there is no banner).
+
+Figures that cannot be true are null: digit runs longer than any real figure, percentages outside
+0-100, and ages of lines stamped more than CLOCK_AHEAD_TOLERANCE_S ahead of the VM's clock
+(``clock_ahead_s`` measures that; the caller reports it).
 """
 
 from __future__ import annotations
@@ -29,6 +33,11 @@ from ansible_collections.gpufleet.vllm.plugins.module_utils._timestamps import p
 LOADING_MESSAGE_LIMIT = 200
 ERROR_MESSAGE_LIMIT = 300
 MAX_ERRORS = 5
+# Docker stamps each line with the VM's clock as it receives it, and the module reads that same
+# clock afterwards: a line stamped later than now means the clock was set back (or the log is
+# forged). Up to this much is taken for a clock step (NTP) and the age counted as 0; beyond it the
+# ages mean nothing and the log's times are reported as ahead of the VM's clock.
+CLOCK_AHEAD_TOLERANCE_S = 60.0
 
 # --- line prefixes ---------------------------------------------------------------------------
 # docker prints UTC with 0-9 fraction digits; other RFC 3339 forms take the slow path.
@@ -55,19 +64,23 @@ _CLIENT_ECHO_MARKER = "Received request"
 # --- stats lines (V0 vllm/engine/metrics.py, V1 vllm/v1/metrics/loggers.py) -------------------
 _STATS_MARKER = "Avg prompt throughput"
 _V0_PREFIX_LINE_MARKER = "Prefix cache hit rate: GPU:"
-_ENGINE_ID_RE = re.compile(r"(?:\bEngine (\d+)|\b(\d+) Engines Aggregated):")
-_PROMPT_TPS_RE = re.compile(r"Avg prompt throughput: (\d+(?:\.\d+)?) tokens/s")
-_GENERATION_TPS_RE = re.compile(r"Avg generation throughput: (\d+(?:\.\d+)?) tokens/s")
-_RUNNING_RE = re.compile(r"\bRunning: (\d+) reqs")
-_WAITING_RE = re.compile(r"\b(?:Waiting|Pending): (\d+) reqs")
-_SWAPPED_RE = re.compile(r"\bSwapped: (\d+) reqs")
-_PREEMPTIONS_RE = re.compile(r"\bPreemptions: (\d+)")
+# Digit runs are bounded: a number with more digits than any real figure does not match (its
+# value is null), so a hostile line can neither overflow a float to infinity nor hit Python's
+# limit on int() of a long string.
+_ENGINE_ID_RE = re.compile(r"(?:\bEngine (\d{1,6})|\b(\d{1,6}) Engines Aggregated):")
+_PROMPT_TPS_RE = re.compile(r"Avg prompt throughput: (\d{1,15}(?:\.\d{1,9})?) tokens/s")
+_GENERATION_TPS_RE = re.compile(r"Avg generation throughput: (\d{1,15}(?:\.\d{1,9})?) tokens/s")
+_RUNNING_RE = re.compile(r"\bRunning: (\d{1,15}) reqs")
+_WAITING_RE = re.compile(r"\b(?:Waiting|Pending): (\d{1,15}) reqs")
+_SWAPPED_RE = re.compile(r"\bSwapped: (\d{1,15}) reqs")
+_PREEMPTIONS_RE = re.compile(r"\bPreemptions: (\d{1,15})\b")
 # V1 "<DEV> KV cache usage" (0.33: GPU, CPU, XPU, "GPU + host"); V0 prints GPU then CPU.
-_KV_USAGE_RE = re.compile(r"(\w+(?: \+ host)?) KV cache usage: (\d+(?:\.\d+)?)%")
+_KV_USAGE_RE = re.compile(r"(\w+(?: \+ host)?) KV cache usage: (\d{1,15}(?:\.\d{1,9})?)%")
 # Capital P: "External prefix cache hit rate" is another figure.
-_PREFIX_HIT_RE = re.compile(r"\bPrefix cache hit rate: (\d+(?:\.\d+)?)%")
+_PREFIX_HIT_RE = re.compile(r"\bPrefix cache hit rate: (\d{1,15}(?:\.\d{1,9})?)%")
 # V0's separate line; a rate of -1 (printed -100.00%) means that cache is off.
-_V0_PREFIX_LINE_RE = re.compile(r"Prefix cache hit rate: GPU: (-?\d+(?:\.\d+)?)%, CPU: (-?\d+(?:\.\d+)?)%")
+_V0_PREFIX_LINE_RE = re.compile(
+    r"Prefix cache hit rate: GPU: (-?\d{1,15}(?:\.\d{1,9})?)%, CPU: (-?\d{1,15}(?:\.\d{1,9})?)%")
 
 ENGINE_KEYS = (
     "engine", "aggregated_engines", "prompt_tps", "generation_tps", "running", "waiting", "swapped",
@@ -187,9 +200,18 @@ def _logged_at(stamp_key: str | None) -> str | None:
 
 
 def _age_s(stamp_key: str | None, now: datetime.datetime) -> float | None:
+    """Seconds from the stamp to NOW; 0 for a stamp slightly ahead, None for one ahead by more
+    than CLOCK_AHEAD_TOLERANCE_S (reported as the log's clock being ahead, see parse_log_text)."""
     if stamp_key is None:
         return None
-    return round((now - parse_rfc3339(stamp_key + "Z")).total_seconds(), 1)
+    age = round((now - parse_rfc3339(stamp_key + "Z")).total_seconds(), 1)
+    if age < -CLOCK_AHEAD_TOLERANCE_S:
+        return None
+    return max(age, 0.0)
+
+
+def _percent(value: float | None) -> float | None:
+    return value if value is not None and 0 <= value <= 100 else None
 
 
 def _strip_prefixes(segment: str) -> str:
@@ -234,13 +256,12 @@ def _parse_stats(stats: _StatsLine, now: datetime.datetime) -> dict:
     kv_device = kv_pct = cpu_kv_pct = None
     for device, pct in _KV_USAGE_RE.findall(line):
         if kv_device is None:
-            kv_device, kv_pct = device, float(pct)
+            kv_device, kv_pct = device, _percent(float(pct))
         elif device == "CPU":
-            cpu_kv_pct = float(pct)
-    prefix_hit_pct = _first_float(_PREFIX_HIT_RE, line)
+            cpu_kv_pct = _percent(float(pct))
+    prefix_hit_pct = _percent(_first_float(_PREFIX_HIT_RE, line))
     if stats.v0_prefix_line is not None:
-        gpu_rate = float(_V0_PREFIX_LINE_RE.search(stats.v0_prefix_line).group(1))
-        prefix_hit_pct = gpu_rate if gpu_rate >= 0 else None
+        prefix_hit_pct = _percent(float(_V0_PREFIX_LINE_RE.search(stats.v0_prefix_line).group(1)))
     return {
         "engine": engine,
         "aggregated_engines": aggregated,
@@ -290,7 +311,7 @@ def _feed(run: _Run, line: str, stamp_key: str | None) -> None:
         run.stage = _STAGE_BY_MARKER[loading.group()]
         run.stage_line = line
         percent = _TQDM_PERCENT_RE.search(line) if "%" in line else None
-        if percent:
+        if percent and int(percent.group(1)) <= 100:
             run.progress_by_stage[run.stage] = int(percent.group(1))
 
 
@@ -345,6 +366,28 @@ def parse_log_text(text: str, started_at: datetime.datetime | None, now: datetim
         "last_log_at": _logged_at(last_key),
         "log_lines_read": lines_read,
     }
+
+
+def clock_ahead_s(moment: datetime.datetime | None, now: datetime.datetime) -> float | None:
+    """Seconds MOMENT lies ahead of NOW when that is more than CLOCK_AHEAD_TOLERANCE_S, else None."""
+    if moment is None:
+        return None
+    ahead = (moment - now).total_seconds()
+    return round(ahead, 1) if ahead > CLOCK_AHEAD_TOLERANCE_S else None
+
+
+def _duration_text(seconds: float) -> str:
+    for unit, size in (("years", 365.25 * 86400), ("days", 86400), ("hours", 3600), ("minutes", 60)):
+        if seconds >= 2 * size:
+            return "%d %s" % (seconds // size, unit)
+    return "%d s" % seconds
+
+
+def clock_ahead_message(ahead_s: float, what: str) -> str:
+    """Why the phase is unknown when WHAT (a timestamp's description) is AHEAD_S in the future."""
+    return ("%s is %s ahead of the VM's clock, so the age of its stats cannot be known: the clock was "
+            "set back or the log is not genuine; check the clock (timedatectl) and NTP, then restart "
+            "the container" % (what, _duration_text(ahead_s)))
 
 
 def loading_or_starting(parsed: dict) -> dict:

@@ -399,8 +399,7 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.gpufleet.vllm.plugins.module_utils._collect import CollectError
 from ansible_collections.gpufleet.vllm.plugins.module_utils._collect import collect
 from ansible_collections.gpufleet.vllm.plugins.module_utils._nvidia_smi import DEFAULT_QUERY_FIELDS
-
-MAX_LOG_LINES = 10000
+from ansible_collections.gpufleet.vllm.plugins.module_utils._options import LIMITS, InvalidOption, check_option
 
 
 def main() -> None:
@@ -421,10 +420,11 @@ def main() -> None:
         supports_check_mode=True,
     )
     params = module.params
-    if not 1 <= params["log_lines"] <= MAX_LOG_LINES:
-        module.fail_json(msg="log_lines must be between 1 and %d, got %d" % (MAX_LOG_LINES, params["log_lines"]))
-    if params["command_timeout"] <= 0:
-        module.fail_json(msg="command_timeout must be positive, got %s" % params["command_timeout"])
+    try:
+        for name in LIMITS:
+            params[name] = check_option(name, params[name])
+    except InvalidOption as exc:
+        module.fail_json(msg=str(exc))
     try:
         document = collect(
             container=params["container"],

@@ -96,6 +96,13 @@ def set_state(host_dir: str, items) -> dict:
             state["scenario"] = hoststate.scenario_named(value).name
         elif key == "elapsed":
             state["started_epoch"] = now - _number(key, value)
+        elif key == "nvidia_smi_output":
+            if value == "default":
+                overrides.pop(key, None)
+            elif not os.path.isfile(value):
+                raise SimulatorError("nvidia_smi_output must name a file, got %r" % value)
+            else:
+                overrides[key] = os.path.abspath(value)
         elif key == "restart_count":
             if value == "default":
                 overrides.pop(key, None)
@@ -111,7 +118,7 @@ def set_state(host_dir: str, items) -> dict:
                                      % (key, ", ".join(OVERRIDES[key]), value))
         else:
             raise SimulatorError("unknown key %r (known: scenario, elapsed, restart_count, %s, "
-                                 "restart)" % (key, ", ".join(OVERRIDES)))
+                                 "nvidia_smi_output, restart)" % (key, ", ".join(OVERRIDES)))
     hoststate.save_state(host_dir, state)
     return state
 

@@ -141,7 +141,9 @@ def test_set_restart_records_the_run(make_host):
      "make-host DIR SCENARIO')"),
     (["set", "{dir}/host", "bogus=1"],
      "fakegpu: unknown key 'bogus' (known: scenario, elapsed, restart_count, nvidia_smi, docker, "
-     "container, logs, restart)"),
+     "container, logs, nvidia_smi_output, restart)"),
+    (["set", "{dir}/host", "nvidia_smi_output={dir}/none"],
+     "fakegpu: nvidia_smi_output must name a file, got '{dir}/none'"),
     (["set", "{dir}/host", "docker=maybe"],
      "fakegpu: docker must be one of ok, permission_denied, daemon_down, hang or default, got "
      "'maybe'"),
@@ -211,3 +213,16 @@ def test_runs_on_python_3_8(tmp_path):
                         host.docker("logs", "-t", CONTAINER, merged=True).stdout,
                         host.docker("inspect", "-f", "{{json .State}}", CONTAINER).stdout])
     assert answers[0] == answers[1]
+
+
+def test_nvidia_smi_output_replays_a_file(make_host, tmp_path):
+    host = make_host("busy")
+    rows = tmp_path / "rows.csv"
+    rows.write_bytes(b"0, GPU-x, Odd \xe2\x80\xae name, -5, 101, 1e309, 300.00, 9, 8\n0, dup\n\xff\n")
+    assert host.set("nvidia_smi_output=%s" % rows).returncode == 0
+    done = host.nvidia_smi(*GPU_QUERY)
+    assert (done.returncode, done.stdout) == (0, rows.read_bytes())
+    # Only queries replay; the plain screen is the scenario's, and default removes the override.
+    assert b"NVIDIA-SMI" in host.nvidia_smi().stdout
+    assert host.set("nvidia_smi_output=default").returncode == 0
+    assert host.nvidia_smi(*GPU_QUERY).stdout.startswith(b"0, NVIDIA A100")

@@ -7,7 +7,11 @@ from __future__ import annotations
 
 import pytest
 
-from ansible_collections.gpufleet.vllm.plugins.action.node_info import _lost_connection, connection_error_summary
+from ansible_collections.gpufleet.vllm.plugins.action.node_info import (
+    _lost_connection,
+    connection_error_summary,
+    module_start_failure,
+)
 
 
 @pytest.mark.parametrize("text, summary", [
@@ -78,3 +82,45 @@ def test_connection_error_summary(text, summary):
 ])
 def test_lost_connection(module_result, lost):
     assert _lost_connection(module_result) is lost
+
+
+NO_JSON = "Module result deserialization failed: No start of json char found"
+ADVICE = "; set ansible_python_interpreter to a working Python 3.8 or later"
+
+
+@pytest.mark.parametrize("module_result, failure", [
+    # A pyenv shim without that version (what ansible 2.21 returns for it).
+    ({"failed": True, "rc": 127, "module_stdout": "", "msg": NO_JSON,
+      "module_stderr": "pyenv: python3.13: command not found\n\nThe `python3.13' command exists in these Python "
+                       "versions:\n  3.13.1\n"},
+     ("python_unusable", "Python not usable on the VM (exit status 127): pyenv: python3.13: command not found; "
+                         "The `python3.13' command exists in these Python versions:; 3.13.1" + ADVICE)),
+    ({"failed": True, "rc": 127, "module_stdout": "", "module_stderr": "/bin/sh: 1: /usr/bin/python3: not found\n",
+      "msg": "The module failed to execute correctly, you probably need to set the interpreter."},
+     ("python_unusable", "Python not usable on the VM (exit status 127): /bin/sh: 1: /usr/bin/python3: not found"
+      + ADVICE)),
+    ({"failed": True, "rc": 126, "module_stdout": "", "module_stderr": "", "msg": NO_JSON},
+     ("python_unusable", "Python not usable on the VM (exit status 126): it printed nothing" + ADVICE)),
+    # Python 2 reading the module.
+    ({"failed": True, "rc": 1, "module_stdout": "", "msg": "MODULE FAILURE\nSee stdout/stderr for the exact error",
+      "module_stderr": '  File "/tmp/x/AnsiballZ_node_info.py", line 3\n    from __future__ import annotations\n'
+                       "SyntaxError: future feature annotations is not defined\n"},
+     ("python_unusable", "Python not usable on the VM (exit status 1): File \"/tmp/x/AnsiballZ_node_info.py\", "
+                         "line 3; from __future__ import annotations; SyntaxError: future feature annotations is not "
+                         "defined" + ADVICE)),
+    # Escapes and bidi characters in what the VM printed are cleaned.
+    ({"failed": True, "rc": 127, "module_stdout": "", "msg": NO_JSON,
+      "module_stderr": "\x1b[31mpyenv:\u202e python3: command not found\x1b[0m\n"},
+     ("python_unusable", "Python not usable on the VM (exit status 127): pyenv: python3: command not found" + ADVICE)),
+    # The module started and crashed: the traceback's last line is the cause.
+    ({"failed": True, "rc": 1, "module_stdout": "", "msg": NO_JSON,
+      "module_stderr": "Traceback (most recent call last):\n  File \"x.py\", line 1, in <module>\n"
+                       "MemoryError\n"},
+     ("module_crashed", "node_info crashed on the VM (exit status 1): MemoryError")),
+    # A module that failed properly (its own JSON) keeps its message.
+    ({"failed": True, "msg": "invalid container name 'x;id'", "invocation": {}}, None),
+    ({"failed": True, "rc": 127, "msg": "log_lines must be a whole number of lines from 1 to 10000, got 'nan'"}, None),
+    ({"changed": False, "schema_version": 1}, None),
+])
+def test_module_start_failure(module_result, failure):
+    assert module_start_failure(module_result) == failure

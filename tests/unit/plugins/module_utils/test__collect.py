@@ -23,8 +23,11 @@ STATS = ("2026-11-28T01:59:55.000000000Z INFO 11-28 01:59:55 [loggers.py:123] En
          "reqs, GPU KV cache usage: 5.0%, Prefix cache hit rate: 1.0%\n")
 
 
-def result(rc=0, stdout="", stderr="", timed_out=False, truncated=False, not_found=False):
-    return CommandResult([], rc, stdout, stderr, timed_out, truncated, not_found, 0.01)
+def result(rc=0, stdout="", stderr="", timed_out=False, truncated=False, not_found=False, **kwargs):
+    return CommandResult([], rc, stdout, stderr, timed_out, truncated, not_found, 0.01, **kwargs)
+
+
+MIB = 1024 * 1024
 
 
 class FakeRunner:
@@ -66,7 +69,12 @@ def test_serving_document():
 
 
 @pytest.mark.parametrize("logs, log_status, phase, message_part", [
-    (result(rc=-9, stdout="x" * 10 + "\n" + STATS, truncated=True), "ok", "serving", "only its newest part"),
+    # More than the kept 4 MiB, read to its end: the newest part was parsed, and the message says how much came.
+    (result(rc=0, stdout="x" * 10 + "\n" + STATS, truncated=True, bytes_read=10 * MIB), "ok", "serving",
+     "docker logs printed 10 MiB; only the newest 4 MiB were parsed"),
+    # Past the read cap reading stops (the -9 is the module's own kill): the newest lines were never read.
+    (result(rc=-9, stdout="x" * 10 + "\n" + STATS, truncated=True, stopped=True, bytes_read=64 * MIB), "ok",
+     "serving", "docker logs printed more than 64 MiB; stopped reading there, so the newest lines were not read"),
     (result(rc=None, timed_out=True), "timeout", "unknown", "did not answer in time"),
     (result(rc=1, stdout="Error response from daemon: configured logging driver does not support reading\n"),
      "unsupported", "unknown", "logging driver"),
@@ -111,3 +119,60 @@ def test_bad_requests_run_nothing(container, fields, message):
         collect(container, "/bin/docker", "/bin/nvidia-smi", 300, 5.0, fields, 30.0, runner=runner,
                 clock=lambda: NOW)
     assert runner.calls == []
+
+
+def test_output_over_the_cap_is_reported_as_such_not_as_the_kill():
+    document = run(FakeRunner(gpu=result(rc=-9, stdout=GPU_ROW * 100, truncated=True, stopped=True, bytes_read=MIB),
+                              inspect=result(rc=-9, stdout="x" * 100, truncated=True, stopped=True, bytes_read=MIB)))
+    assert document["gpu"] == {
+        "status": "error", "devices": [],
+        "message": "nvidia-smi printed more than 1 MiB; stopped reading it (a GPU list is a few KiB: check that "
+                   "/bin/nvidia-smi is NVIDIA's nvidia-smi)"}
+    assert (document["container"]["status"], document["container"]["error_kind"]) == ("error", "error")
+    assert document["container"]["message"].startswith("docker container inspect printed more than 1 MiB; stopped")
+    assert "-9" not in document["gpu"]["message"] + document["container"]["message"]
+
+
+def test_binaries_that_exist_but_cannot_run_are_not_executable():
+    cannot = result(rc=None, stderr="Permission denied", not_executable=True)
+    document = run(FakeRunner(gpu=cannot, inspect=cannot))
+    assert document["gpu"] == {
+        "status": "error", "devices": [],
+        "message": "nvidia-smi at /bin/nvidia-smi is not executable (Permission denied); make it executable "
+                   "or set nvidia_smi_path"}
+    assert document["container"]["message"] == (
+        "docker CLI at /bin/docker is not executable (Permission denied); make it executable or set docker_path")
+
+
+def stamped(when, text="INFO 11-28 01:59:55 [loggers.py:123] Engine 000: Avg prompt throughput: 10.0 tokens/s, "
+                       "Avg generation throughput: 20.0 tokens/s, Running: 1 reqs, Waiting: 0 reqs, "
+                       "GPU KV cache usage: 5.0%, Prefix cache hit rate: 1.0%"):
+    return "%s %s\n" % (when, text)
+
+
+@pytest.mark.parametrize("started, log, status, log_status, phase, message_start, ages", [
+    # Log lines from year 2999: their ages mean nothing, and the phase says why it is unknown.
+    ("2026-11-28T01:00:00.000000000Z", stamped("2999-01-01T00:00:00.000000000Z"), "running", "clock_ahead",
+     "unknown", "the newest log line is 972 years ahead of the VM's clock", [None]),
+    # The container's start itself lies ahead: no line counts, which is not "loading".
+    ("2999-01-01T00:00:00.000000000Z", stamped("2999-01-01T00:00:05.000000000Z"), "running", "clock_ahead",
+     "unknown", "the newest log line is 972 years ahead", [None]),
+    ("2026-11-28T03:00:00.000000000Z", stamped("2026-11-28T01:59:00.000000000Z"), "running", "clock_ahead",
+     "unknown", "the container's start time is 60 minutes ahead", []),
+    # A few seconds ahead is a clock step: age 0, still serving.
+    ("2026-11-28T01:00:00.000000000Z", stamped("2026-11-28T02:00:30.000000000Z"), "running", "ok", "serving",
+     None, [0.0]),
+    # A fatal error is a fatal error whatever its time says.
+    ("2026-11-28T01:00:00.000000000Z", stamped("2999-01-01T00:00:00.000000000Z", "torch.OutOfMemoryError: CUDA out "
+                                              "of memory. Tried to allocate 2.00 GiB"), "exited", "clock_ahead",
+     "failed", "torch.OutOfMemoryError", []),
+])
+def test_log_clock_ahead_of_the_vm(started, log, status, log_status, phase, message_start, ages):
+    inspect = INSPECT.replace("running", status).replace("2026-11-28T01:00:00.000000000Z", started)
+    vllm = run(FakeRunner(inspect=result(stdout=inspect), logs=result(stdout=log)))["vllm"]
+    assert (vllm["log_status"], vllm["phase"]) == (log_status, phase)
+    if message_start is None:
+        assert vllm["message"] is None
+    else:
+        assert vllm["message"].startswith(message_start)
+    assert [engine["age_s"] for engine in vllm["engines"]] == ages

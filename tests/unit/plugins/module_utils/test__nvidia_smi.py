@@ -267,8 +267,17 @@ def test_classify_failure_message_is_bounded():
 @pytest.mark.parametrize("kwargs, expected", [
     ({"rc": 0, "stdout": A100_ROW + "\n" + H100_ROW + "\n"},
      {"status": "ok", "message": None, "devices": [A100, H100]}),
+    # Exit 0 without a single row is no GPU, not "ok" with an empty list.
     ({"rc": 0, "stdout": ""},
-     {"status": "ok", "message": None, "devices": []}),
+     {"status": "no_devices",
+      "message": "nvidia-smi exited 0 but listed no GPU; check that the VM has a GPU attached and that "
+                 "/dev/nvidia* is readable by the SSH user",
+      "devices": []}),
+    ({"rc": 0, "stdout": "\n  \n"},
+     {"status": "no_devices",
+      "message": "nvidia-smi exited 0 but listed no GPU; check that the VM has a GPU attached and that "
+                 "/dev/nvidia* is readable by the SSH user",
+      "devices": []}),
     ({"rc": None, "stdout": "", "not_found": True, "binary": "/usr/bin/nvidia-smi"},
      {"status": "not_installed",
       "message": "nvidia-smi not found (looked for /usr/bin/nvidia-smi); install the NVIDIA driver or set nvidia_smi_path",
@@ -332,3 +341,61 @@ def test_gpu_section_parse_error_message_is_bounded():
     assert section["devices"] == []
     assert len(section["message"]) <= 300
     assert section["message"].startswith("nvidia-smi line 1 has 4 values, expected 3 (index,uuid,name): '0, GPU-x, NNN")
+
+
+READINGS = ["index", "temperature.gpu", "utilization.gpu", "power.draw", "memory.used", "memory.total"]
+
+
+@pytest.mark.parametrize("row, device, note", [
+    # Each reading that cannot be true is null, and the message names it; the others stay.
+    ("0, -5, 50, 100.5, 10, 80", {"temperature_c": None}, "GPU 0: temperature.gpu -5 is out of range (0 to 150 C)"),
+    ("0, 151, 50, 100.5, 10, 80", {"temperature_c": None}, "GPU 0: temperature.gpu 151 is out of range (0 to 150 C)"),
+    ("0, 40, -1, 100.5, 10, 80", {"utilization_pct": None}, "GPU 0: utilization.gpu -1 is out of range (0 to 100 %)"),
+    ("0, 40, 101, 100.5, 10, 80", {"utilization_pct": None}, "GPU 0: utilization.gpu 101 is out of range (0 to 100 %)"),
+    ("0, 40, 50, -3.0, 10, 80", {"power_w": None}, "GPU 0: power.draw -3.0 is out of range (0 to 10000 W)"),
+    ("0, 40, 50, 1e309, 10, 80", {"power_w": None}, "GPU 0: power.draw 1e309 is not a finite number"),
+    ("0, 40, 50, 1e300, 10, 80", {"power_w": None}, "GPU 0: power.draw 1e300 is out of range (0 to 10000 W)"),
+    ("0, 40, 50, 100.5, -10, 80", {"memory_used_mib": None},
+     "GPU 0: memory.used -10 is out of range (0 to 1.67772e+07 MiB)"),
+    ("0, 40, 50, 100.5, 90, 80", {"memory_used_mib": None}, "GPU 0: memory.used 90 is more than memory.total 80"),
+    ("0, 40, 50, 100.5, 10, " + "9" * 5000, {"memory_total_mib": None},
+     "GPU 0: memory.total 99999999999999999999999\u2026 has 5000 digits"),
+    # Several on one GPU: one note naming each.
+    ("3, -1, 500, 100.5, 10, 80", {"index": 3, "temperature_c": None, "utilization_pct": None},
+     "GPU 3: temperature.gpu -1 is out of range (0 to 150 C), utilization.gpu 500 is out of range (0 to 100 %)"),
+])
+def test_implausible_readings_are_null_with_a_note(row, device, note):
+    section = gpu_section(0, row + "\n", "", READINGS)
+    expected = {"index": 0, "temperature_c": 40, "utilization_pct": 50, "power_w": 100.5, "memory_used_mib": 10,
+                "memory_total_mib": 80}
+    expected.update(device)
+    assert section == {"status": "ok", "devices": [expected],
+                       "message": "readings that cannot be true, shown as null: " + note}
+
+
+@pytest.mark.parametrize("cell, key", [
+    ("1e309", "clocks_sm"),
+    ("-1e309", "clocks_sm"),
+    ("1" * 400, "clocks_sm"),
+])
+def test_extra_fields_never_carry_infinity(cell, key):
+    section = gpu_section(0, "0, %s\n" % cell, "", ["index", "clocks.sm"])
+    assert section["devices"] == [{"index": 0, key: None}]
+    assert section["message"].startswith("readings that cannot be true, shown as null: GPU 0: clocks.sm ")
+
+
+@pytest.mark.parametrize("stdout, message", [
+    ("0, 40\n0, 41\n", "nvidia-smi listed GPU index 0 twice"),
+    ("-1, 40\n", "nvidia-smi listed GPU index -1, which no GPU has (0 to 1023)"),
+    ("1024, 40\n", "nvidia-smi listed GPU index 1024, which no GPU has (0 to 1023)"),
+])
+def test_impossible_gpu_indexes_are_an_error(stdout, message):
+    section = gpu_section(0, stdout, "", ["index", "temperature.gpu"])
+    assert section["status"] == "error"
+    assert section["message"] == message + "; its output cannot be trusted (check the driver, reboot the VM)"
+
+
+def test_an_absurdly_long_index_is_an_unparsable_row():
+    section = gpu_section(0, "0, 40\n" + "9" * 23 + ", 41\n", "", ["index", "temperature.gpu"])
+    assert section == {"status": "error", "devices": [{"index": 0, "temperature_c": 40}],
+                       "message": "nvidia-smi line 2, field index: 99999999999999999999999 has 23 digits"}

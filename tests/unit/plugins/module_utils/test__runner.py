@@ -94,13 +94,17 @@ def test_not_found(argv):
 
 
 def test_not_executable(tmp_path):
+    """It exists but cannot be run: not_executable, never not_found, and stderr says why."""
     script = tmp_path / "docker"
     script.write_text("#!/bin/sh\necho hi\n")
     script.chmod(0o644)
-    for argv in ([str(script)], [str(tmp_path)]):
+    not_a_program = tmp_path / "nvidia-smi"
+    not_a_program.write_bytes(b"\x00\x01binary junk")
+    not_a_program.chmod(0o755)
+    for argv, reason in (([str(script)], "Permission denied"), ([str(tmp_path)], "it is a directory"),
+                         ([str(not_a_program)], "Exec format error")):
         result = run_command(argv, timeout=10)
-        assert (result.rc, result.not_found) == (None, True)
-        assert "Permission denied" in result.stderr
+        assert (result.rc, result.not_found, result.not_executable, result.stderr) == (None, False, True, reason)
 
 
 def test_timeout_kills_the_command():
@@ -154,7 +158,8 @@ def test_byte_cap_stops_an_endless_flood():
     assert time.monotonic() - started < 4
     assert (result.truncated, result.timed_out, len(result.stdout)) == (True, False, 100000)
     assert result.stdout.startswith("flood\nflood\n")
-    assert result.rc == -9
+    # The -9 is the runner's own kill: stopped says so, bytes_read how far reading went.
+    assert (result.rc, result.stopped, result.bytes_read) == (-9, True, 100000)
 
 
 def test_byte_cap_on_one_huge_line():
@@ -175,6 +180,7 @@ def test_large_output_within_the_cap():
     assert (len(result.stdout), result.truncated, result.rc) == (4 * 1024 * 1024, True, -9)
     result = run_command(["head", "-c", "3000000", "/dev/zero"], timeout=10)
     assert (len(result.stdout), result.truncated, result.rc) == (3000000, False, 0)
+    assert (result.stopped, result.bytes_read) == (False, 3000000)
 
 
 def test_child_is_reaped():
@@ -205,11 +211,14 @@ def test_keep_tail_keeps_the_end_of_a_huge_first_line():
     assert result.stdout.endswith("x\nnewest stats\n")
     assert len(result.stdout) == 131072
     assert result.truncated and result.rc == 0
+    # Read to its end: not stopped, and bytes_read counts all of it.
+    assert (result.stopped, result.bytes_read) == (False, 1048576 + len("\nnewest stats\n"))
 
 
 def test_keep_tail_still_bounds_an_endless_flood():
     started = time.monotonic()
     result = run_command(["yes"], timeout=10, max_bytes=1024, keep_tail=True)
-    assert result.truncated and not result.timed_out
+    assert result.truncated and not result.timed_out and result.stopped
     assert len(result.stdout) == 1024
+    assert result.bytes_read == 16 * 1024
     assert time.monotonic() - started < 5

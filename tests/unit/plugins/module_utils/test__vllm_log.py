@@ -12,6 +12,8 @@ import pytest
 from ansible_collections.gpufleet.vllm.plugins.module_utils._vllm_log import (
     ENGINE_KEYS,
     _strip_prefixes,
+    clock_ahead_message,
+    clock_ahead_s,
     decide_phase,
     loading_or_starting,
     parse_log_text,
@@ -640,3 +642,69 @@ def test_decide_phase_freshness_is_configurable():
 ])
 def test_loading_or_starting(parsed, expected):
     assert loading_or_starting(parsed) == expected
+
+
+# --- figures that cannot be true ------------------------------------------------------------------
+
+HOSTILE_STATS = [
+    # More digits than any figure: null, never infinity (float) nor Python's int() digit-limit error.
+    ("a 400-digit throughput",
+     "Engine 000: Avg prompt throughput: " + "9" * 400 + ".0 tokens/s, Avg generation throughput: 2.0 tokens/s, "
+     "Running: 1 reqs, Waiting: 0 reqs, GPU KV cache usage: 5.0%, Prefix cache hit rate: 1.0%",
+     {"prompt_tps": None, "generation_tps": 2.0, "running": 1, "waiting": 0, "kv_cache_pct": 5.0,
+      "kv_cache_device": "GPU", "prefix_cache_hit_pct": 1.0}),
+    ("a 5000-digit request count",
+     "Engine 000: Avg prompt throughput: 1.0 tokens/s, Avg generation throughput: 2.0 tokens/s, "
+     "Running: " + "7" * 5000 + " reqs, Waiting: 0 reqs, GPU KV cache usage: 5.0%",
+     {"prompt_tps": 1.0, "generation_tps": 2.0, "running": None, "waiting": 0, "kv_cache_pct": 5.0,
+      "kv_cache_device": "GPU"}),
+    ("percentages over 100",
+     "Engine 000: Avg prompt throughput: 1.0 tokens/s, Avg generation throughput: 2.0 tokens/s, "
+     "Running: 1 reqs, Waiting: 0 reqs, GPU KV cache usage: 250.0%, Prefix cache hit rate: 100.5%",
+     {"prompt_tps": 1.0, "generation_tps": 2.0, "running": 1, "waiting": 0, "kv_cache_pct": None,
+      "kv_cache_device": "GPU", "prefix_cache_hit_pct": None}),
+    ("a 5000-digit engine number reads as a V0 line",
+     "Engine " + "1" * 5000 + ": Avg prompt throughput: 1.0 tokens/s, Avg generation throughput: 2.0 tokens/s",
+     {"prompt_tps": 1.0, "generation_tps": 2.0}),
+]
+
+
+@pytest.mark.parametrize("line, fields", [case[1:] for case in HOSTILE_STATS], ids=[case[0] for case in HOSTILE_STATS])
+def test_figures_that_cannot_be_true_are_null(line, fields):
+    assert parse(T3 + line)["engines"] == [engine(engine=0, logged_at=T3_UTC, age_s=4.9, **fields)]
+
+
+@pytest.mark.parametrize("stamp, age_s", [
+    ("2026-11-28T01:40:30Z ", 0.0),     # 30 s ahead: a clock step, counted as just now
+    ("2026-11-28T01:41:00Z ", 0.0),     # exactly the tolerance
+    ("2026-11-28T01:41:01Z ", None),    # beyond it: no age (the caller reports the clock)
+    ("2999-01-01T00:00:00Z ", None),    # never minus 972 years
+])
+def test_lines_ahead_of_the_clock_have_no_negative_age(stamp, age_s):
+    line = stamp + "Engine 000: Avg prompt throughput: 1.0 tokens/s, Running: 1 reqs"
+    assert parse(line)["engines"][0]["age_s"] == age_s
+
+
+@pytest.mark.parametrize("moment, ahead", [
+    (None, None),
+    (NOW, None),
+    (NOW + datetime.timedelta(seconds=60), None),
+    (NOW + datetime.timedelta(seconds=61), 61.0),
+    (NOW - datetime.timedelta(days=3650), None),
+])
+def test_clock_ahead_s(moment, ahead):
+    assert clock_ahead_s(moment, NOW) == ahead
+
+
+@pytest.mark.parametrize("seconds, text", [
+    (61, "61 s"), (119, "119 s"), (120, "2 minutes"), (3600, "60 minutes"), (7200, "2 hours"),
+    (2 * 86400, "2 days"), (30 * 365.25 * 86400, "30 years"),
+])
+def test_clock_ahead_message_says_how_far(seconds, text):
+    assert clock_ahead_message(seconds, "the newest log line").startswith(
+        "the newest log line is %s ahead of the VM's clock" % text)
+
+
+def test_progress_over_100_percent_is_not_progress():
+    text = T1 + "Loading safetensors checkpoint shards: 999% Completed | 1/2 [00:01<00:01,  1.00it/s]"
+    assert parse(text)["loading"]["progress_pct"] is None

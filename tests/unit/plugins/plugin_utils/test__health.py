@@ -125,6 +125,24 @@ EVALUATION_CASES = [
     pytest.param(None, {"error": "MODULE FAILURE: /usr/bin/python3: not found"},
                  [("reachable", "fail", "no node_info document: MODULE FAILURE: /usr/bin/python3: not found")],
                  id="module-failed"),
+    # The action plugin's classified message when the VM's Python cannot run the module: its own cause.
+    pytest.param(None, {"error": "Python not usable on the VM (exit status 127): pyenv: python3.13: command not found"},
+                 [("reachable", "fail", "no node_info document: Python not usable on the VM (exit status 127): "
+                                        "pyenv: python3.13: command not found")],
+                 id="python-unusable"),
+    # Readings that cannot be true are null, and the GPU check warns naming them.
+    pytest.param(document(**{"gpu.message": "readings that cannot be true, shown as null: GPU 0: temperature.gpu -5 "
+                                            "is out of range (0 to 150 C)",
+                             "gpu.devices": [{"index": 0, "temperature_c": None}, {"index": 1, "temperature_c": 45}]}),
+                 {}, expect({"gpu_driver": ("warn", "nvidia-smi answered: 2 GPU(s), but readings that cannot be true, "
+                                                    "shown as null: GPU 0: temperature.gpu -5 is out of range (0 to 150 C)")}),
+                 id="implausible-gpu-readings"),
+    # The log's clock runs ahead of the VM's: its errors still count, the phase is unknown and says why.
+    pytest.param(document(**{"vllm.log_status": "clock_ahead", "vllm.phase": "unknown",
+                             "vllm.message": "the newest log line is 972 years ahead of the VM's clock"}), {},
+                 expect({"engine_serving": ("fail", "state unknown: the newest log line is 972 years ahead of the VM's "
+                                                    "clock")}),
+                 id="log-clock-ahead"),
     pytest.param(
         document(**{"gpu.status": "driver_error", "gpu.devices": [],
                     "gpu.message": "NVIDIA driver not loaded (nvidia-smi exit 9)"}), {},
