@@ -235,8 +235,9 @@ def _parse_row(line: str, line_number: int, fields: Sequence[str],
 
 
 def _data_lines(stdout: str) -> Iterator[Tuple[int, str]]:
-    """(line number, line) for every line that should be a CSV row."""
-    for number, line in enumerate(stdout.splitlines(), start=1):
+    """(line number, line) for every line that should be a CSV row. Lines end at "\n" only:
+    str.splitlines would also split a GPU name at a U+2028 or a form feed."""
+    for number, line in enumerate(stdout.split("\n"), start=1):
         if line.strip() and not _is_failure_line(line):
             yield number, line
 

@@ -399,3 +399,10 @@ def test_an_absurdly_long_index_is_an_unparsable_row():
     section = gpu_section(0, "0, 40\n" + "9" * 23 + ", 41\n", "", ["index", "temperature.gpu"])
     assert section == {"status": "error", "devices": [{"index": 0, "temperature_c": 40}],
                        "message": "nvidia-smi line 2, field index: 99999999999999999999999 has 23 digits"}
+
+
+def test_rows_end_at_newlines_only():
+    # A name holding separators str.splitlines() would split at stays one row, cleaned.
+    row = "0, GPU-x, NVIDIA\u2028H100 80GB\x0cHBM3\u0085\u202e\r\n"
+    assert parse_query_gpu(row, ["index", "uuid", "name"]) == [
+        {"index": 0, "uuid": "GPU-x", "name": "NVIDIA H100 80GBHBM3"}]
