@@ -29,7 +29,11 @@ description:
     ansible-navigator) and C(host_key_checking) in C(ansible.cfg); otherwise Ansible would put
     C(StrictHostKeyChecking=no) ahead of C(accept-new), and ssh keeps the first value.
   - A VM whose state file is missing, unreadable or corrupt is still a host, in group
-    C(unprovisioned), with the reason in C(hyperstack_state_error) and one warning. A VM is
+    C(unprovisioned), with the reason in C(hyperstack_state_error) and one warning. That includes
+    a state path that is not a regular file (a FIFO, C(/dev/zero)), one larger than 1 MiB, JSON
+    nested too deeply and integers longer than Python reads; such a path is never opened or read
+    beyond 1 MiB. A state that names a C(vllm_preset) the TOML does not define gives a warning.
+    A VM is
     provisioned when its state has both C(vm_id) and C(public_ip); it is then in group
     C(provisioned).
   - "Host variables: C(hyperstack_label), C(hyperstack_config_path), C(hyperstack_state_path),
@@ -53,7 +57,13 @@ description:
   - Every value read from the files is marked unsafe, so a C({{ ... }}) in a TOML or state file
     is kept as text and never templated or run.
   - A malformed TOML file or a value of the wrong type stops the inventory with an error naming
-    the file and the line or key. Keys hypr's schema does not know give a warning.
+    the file and the line or key; so does a VM config that is not a regular file, is larger than
+    1 MiB, is nested too deeply or holds an integer longer than Python reads. Keys hypr's schema
+    does not know give a warning.
+  - A VM config whose host name would also be the name of a group of the inventory (C(all),
+    C(ungrouped), C(provisioned), C(unprovisioned), or one that O(groups) or O(keyed_groups)
+    make), or Ansible's implicit C(localhost) (C(localhost), C(127.0.0.1), C(::1)), is left out
+    with a warning naming the file; the other VMs are kept.
 requirements:
   - Python 3.11 or newer on the controller (C(tomllib)).
 extends_documentation_fragment:
@@ -68,7 +78,7 @@ options:
     description:
       - The hypr VM config files to read, as glob patterns (C(*), C(?), C([...]), C(**)).
       - A relative pattern is resolved against the folder of this configuration file; C(~) is
-        expanded. A pattern that matches no file gives a warning.
+        expanded. A pattern that matches no file gives a warning, and so does an empty list.
       - Two files with the same name in different folders would give the same host name, which
         is an error.
     type: list
@@ -118,7 +128,9 @@ import os
 import shlex
 from typing import Any
 
+from ansible import constants as C
 from ansible.errors import AnsibleParserError
+from ansible.inventory.data import InventoryData
 from ansible.plugins.inventory import BaseInventoryPlugin, Constructable
 from ansible.utils.unsafe_proxy import wrap_var
 
@@ -129,6 +141,7 @@ from ansible_collections.gpufleet.vllm.plugins.plugin_utils._hypr_config import 
     load_config,
     load_state,
     resolve_path,
+    unknown_preset,
     vllm_settings,
     wireguard_hostname,
     wireguard_ip,
@@ -138,6 +151,8 @@ CONFIG_NAMES = ("hyperstack.yml", "hyperstack.yaml")
 CONFIG_SUFFIXES = (".hyperstack.yml", ".hyperstack.yaml")
 GROUP_PROVISIONED = "provisioned"
 GROUP_UNPROVISIONED = "unprovisioned"
+# Groups every inventory has.
+ANSIBLE_GROUPS = ("all", "ungrouped")
 # hypr's watcher: ssh -o ServerAliveInterval=5 -o ServerAliveCountMax=3 (formats.md 1.4).
 SERVER_ALIVE_INTERVAL = 5
 SERVER_ALIVE_COUNT_MAX = 3
@@ -148,12 +163,14 @@ def expand_config_files(patterns: list[str], base_dir: str) -> tuple[list[str], 
 
     Returns (files, unmatched): absolute paths of the matching files, in pattern order then
     name order, each once; and (pattern, resolved pattern) for each pattern that matched nothing.
+    Folders are left out; anything else that matches (a FIFO, a device) is kept, so that
+    reading it reports what it is.
     """
     files: list[str] = []
     unmatched = []
     for pattern in patterns:
         resolved = os.path.abspath(os.path.join(base_dir, os.path.expanduser(pattern)))
-        matches = sorted(match for match in glob.glob(resolved, recursive=True) if os.path.isfile(match))
+        matches = sorted(match for match in glob.glob(resolved, recursive=True) if not os.path.isdir(match))
         if not matches:
             unmatched.append((pattern, resolved))
         files.extend(match for match in matches if match not in files)
@@ -164,6 +181,23 @@ def host_label(config_path: str) -> str:
     """hypr's label: File.basename(path, '.toml')."""
     name = os.path.basename(config_path)
     return name[: -len(".toml")] if name.endswith(".toml") else name
+
+
+def refused_label(label: str, group_names: set[str]) -> str | None:
+    """Why a host name cannot be used, or None.
+
+    A host named like a group makes Ansible take the one for the other (a group inside itself,
+    a traceback for ``ungrouped``); a host named like Ansible's implicit localhost takes over
+    ``delegate_to: localhost`` and every other task meant for the controller.
+    """
+    if label in group_names:
+        return f"its host name {label!r} is the name of the inventory group {label!r}"
+    if label in C.LOCALHOST:
+        return (
+            f"its host name {label!r} is Ansible's name for the controller, so tasks meant for the "
+            "controller (delegate_to: localhost) would run on this VM"
+        )
+    return None
 
 
 def _ssh_config_quote(value: str) -> str:
@@ -264,16 +298,21 @@ class InventoryModule(BaseInventoryPlugin, Constructable):
     def parse(self, inventory, loader, path, cache=True):
         super().parse(inventory, loader, path, cache)
         self._read_config_data(path)
-        self._populate(os.path.dirname(os.path.abspath(path)))
+        self._populate(os.path.dirname(os.path.abspath(path)), path)
 
-    def _populate(self, base_dir: str) -> None:
-        """Add one host per matching TOML file; relative patterns resolve against base_dir."""
-        files, unmatched = expand_config_files(self.get_option("config_files"), base_dir)
+    def _populate(self, base_dir: str, source: str = "gpufleet.vllm.hyperstack") -> None:
+        """Add one host per matching TOML file; relative patterns resolve against base_dir.
+        source: this configuration file, for messages."""
+        patterns = self.get_option("config_files")
+        if not patterns:
+            self.display.warning(f"{source}: config_files is empty, so this inventory has no hosts")
+        files, unmatched = expand_config_files(patterns, base_dir)
         for pattern, resolved in unmatched:
             self.display.warning(f"gpufleet.vllm.hyperstack: config_files: {pattern!r} matched no file ({resolved})")
         for group in (GROUP_PROVISIONED, GROUP_UNPROVISIONED):
             self.inventory.add_group(group)
         sources: dict[str, str] = {}
+        hosts = []
         for config_path in files:
             label = host_label(config_path)
             if label in sources:
@@ -282,9 +321,17 @@ class InventoryModule(BaseInventoryPlugin, Constructable):
                     "hypr names hosts after the file, so give the TOML files distinct names"
                 )
             sources[label] = config_path
-            self._add_host(label, config_path)
+            hosts.append((label, config_path, self._host_vars(label, config_path)))
+        group_names = self._group_names([host_vars for _label, _path, host_vars in hosts])
+        for label, config_path, host_vars in hosts:
+            problem = refused_label(label, group_names)
+            if problem is None:
+                self._add_host(label, host_vars)
+            else:
+                self.display.warning(f"{config_path}: VM left out of the inventory: {problem}; rename the file")
 
-    def _add_host(self, label: str, config_path: str) -> None:
+    def _host_vars(self, label: str, config_path: str) -> dict[str, Any]:
+        """The variables of one host, marked unsafe; warns about what it had to leave out."""
         try:
             config, unknown = load_config(config_path)
         except HyprConfigError as exc:
@@ -299,8 +346,14 @@ class InventoryModule(BaseInventoryPlugin, Constructable):
         state, state_error = load_state(state_path)
         if state_error is not None:
             self.display.warning(f"{label}: {state_error} ({state_path}); the host is marked not provisioned")
+        preset = unknown_preset(config, state)
+        if preset is not None:
+            self.display.warning(
+                f"{label}: the state file names vllm_preset {preset!r} ({state_path}), which {config_path} "
+                "does not define; the model, container and tensor parallel size come from [vllm] instead"
+            )
         private_key_file = resolve_path(config["ssh"]["private_key_path"], config_dir)
-        host_vars = wrap_var(
+        return wrap_var(
             build_host_vars(
                 label,
                 config_path,
@@ -313,6 +366,24 @@ class InventoryModule(BaseInventoryPlugin, Constructable):
             )
         )
 
+    def _group_names(self, all_host_vars: list[dict[str, Any]]) -> set[str]:
+        """Every group name the inventory will have: Ansible's, this plugin's, those of other
+        sources already read, and those compose, groups and keyed_groups make from the hosts'
+        variables (found by adding the hosts under neutral names to a scratch inventory)."""
+        names = set(self.inventory.groups) | set(ANSIBLE_GROUPS)
+        real = self.inventory
+        self.inventory = InventoryData()
+        try:
+            for group in (GROUP_PROVISIONED, GROUP_UNPROVISIONED):
+                self.inventory.add_group(group)
+            for index, host_vars in enumerate(all_host_vars):
+                self._add_host(f"\x00host-{index}", host_vars)
+            return names | set(self.inventory.groups)
+        finally:
+            self.inventory = real
+
+    def _add_host(self, label: str, host_vars: dict[str, Any]) -> None:
+        """Add the host to self.inventory with its variables and groups."""
         self.inventory.add_host(label)
         group = GROUP_PROVISIONED if host_vars["hyperstack_provisioned"] else GROUP_UNPROVISIONED
         self.inventory.add_child(group, label)

@@ -17,12 +17,24 @@ import ipaddress
 import json
 import os
 import re
+import stat
+import sys
 import tomllib
 from typing import Any
 
 
 class HyprConfigError(Exception):
     """A hypr TOML file that cannot be used; the message names the file and the key or line."""
+
+
+class NotAHyprFile(Exception):
+    """A path that is not a small regular file; the message says what it is instead."""
+
+
+# hypr's VM configs and state files are a few KB. Anything bigger is not one of them, and a
+# bound keeps a path such as /dev/zero or a huge file from being read until memory runs out.
+MAX_FILE_BYTES = 1024 * 1024
+MAX_FILE_SIZE_TEXT = "1 MiB"
 
 
 # hypr ConfigLoader::DEFAULTS (formats.md 1.2). wireguard_server_ip defaults to nil, which TOML
@@ -188,6 +200,7 @@ _STATE_STRINGS = (
     "vllm_preset",
 )
 _DESCRIBE_LIMIT = 80
+_NESTED_TOO_DEEPLY = "arrays or tables nested too deeply"
 
 
 def _describe(value: Any) -> str:
@@ -344,11 +357,54 @@ def _check_values(config: dict[str, Any], source: str) -> None:
             )
 
 
+def _file_kind(mode: int) -> str:
+    if stat.S_ISDIR(mode):
+        return "a directory"
+    if stat.S_ISFIFO(mode):
+        return "a named pipe (FIFO)"
+    if stat.S_ISCHR(mode):
+        return "a character device"
+    if stat.S_ISBLK(mode):
+        return "a block device"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    return "a special file"
+
+
+def read_small_file(path: str, limit: int = MAX_FILE_BYTES) -> bytes:
+    """The content of a regular file of at most ``limit`` bytes (symbolic links are followed).
+
+    Never blocks and never reads more than ``limit + 1`` bytes: a FIFO, device, directory or
+    socket is refused before it is opened, and the open does not wait should the path turn
+    into a FIFO meanwhile. Raises OSError (FileNotFoundError, ...) or NotAHyprFile, whose
+    message says what was found ("a named pipe (FIFO), not a regular file").
+    """
+    mode = os.stat(path).st_mode
+    if not stat.S_ISREG(mode):
+        raise NotAHyprFile(f"{_file_kind(mode)}, not a regular file")
+    descriptor = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    with os.fdopen(descriptor, "rb") as handle:
+        info = os.fstat(handle.fileno())
+        if not stat.S_ISREG(info.st_mode):
+            raise NotAHyprFile(f"{_file_kind(info.st_mode)}, not a regular file")
+        raw = handle.read(limit + 1)
+    if len(raw) > limit:
+        size = f" ({info.st_size} bytes)" if info.st_size > limit else ""
+        raise NotAHyprFile(f"larger than {MAX_FILE_SIZE_TEXT}{size}: too big for a hypr file")
+    return raw
+
+
+def _too_many_digits() -> str:
+    """Python refuses to convert integers longer than this (a guard against slow conversions)."""
+    return f"an integer has more than {sys.get_int_max_str_digits()} digits"
+
+
 def load_toml(path: str) -> dict[str, Any]:
     """Read one TOML file; syntax errors name the file, line and column."""
     try:
-        with open(path, "rb") as handle:
-            raw = handle.read()
+        raw = read_small_file(path)
+    except NotAHyprFile as exc:
+        raise HyprConfigError(f"{path}: cannot read: {exc}") from exc
     except OSError as exc:
         raise HyprConfigError(f"{path}: cannot read: {exc.strerror}") from exc
     try:
@@ -360,6 +416,11 @@ def load_toml(path: str) -> dict[str, Any]:
     except tomllib.TOMLDecodeError as exc:
         # tomllib's message ends with "(at line L, column C)".
         raise HyprConfigError(f"{path}: invalid TOML: {exc}") from exc
+    except ValueError as exc:
+        # Not a TOMLDecodeError: Python's limit on the digits of an integer.
+        raise HyprConfigError(f"{path}: invalid TOML: {_too_many_digits()}") from exc
+    except RecursionError as exc:
+        raise HyprConfigError(f"{path}: invalid TOML: {_NESTED_TOO_DEEPLY}") from exc
 
 
 def load_config(path: str) -> tuple[dict[str, Any], list[str]]:
@@ -369,8 +430,12 @@ def load_config(path: str) -> tuple[dict[str, Any], list[str]]:
     or the key (type or value).
     """
     data = load_toml(path)
-    unknown = validate_config(data, path)
-    config = deep_merge(DEFAULTS, data)
+    try:
+        unknown = validate_config(data, path)
+        config = deep_merge(DEFAULTS, data)
+    except RecursionError as exc:
+        # A document tomllib still read, nested too deeply to copy.
+        raise HyprConfigError(f"{path}: invalid TOML: {_NESTED_TOO_DEEPLY}") from exc
     _check_values(config, path)
     return config, unknown
 
@@ -405,10 +470,11 @@ def load_state(path: str) -> tuple[dict[str, Any], str | None]:
     JSON null counts as absent. Keys the inventory does not read are not checked: hypr adds keys.
     """
     try:
-        with open(path, "rb") as handle:
-            raw = handle.read()
+        raw = read_small_file(path)
     except FileNotFoundError:
         return {}, "state file does not exist"
+    except NotAHyprFile as exc:
+        return {}, f"state file is {exc}"
     except OSError as exc:
         return {}, f"cannot read state file: {exc.strerror}"
     try:
@@ -417,6 +483,11 @@ def load_state(path: str) -> tuple[dict[str, Any], str | None]:
         return {}, f"state file is not UTF-8 text: {exc}"
     except json.JSONDecodeError as exc:
         return {}, f"state file is not valid JSON: {exc}"
+    except ValueError:
+        # Not a JSONDecodeError: Python's limit on the digits of an integer.
+        return {}, f"state file is not valid JSON: {_too_many_digits()}"
+    except RecursionError:
+        return {}, "state file is not valid JSON: arrays or objects nested too deeply"
     problem = _state_problem(state)
     if problem is not None:
         return {}, problem
@@ -450,6 +521,15 @@ def wireguard_ip(config: dict[str, Any]) -> str:
 
 def _first_set(*values: Any) -> Any:
     return next((value for value in values if value not in (None, "")), None)
+
+
+def unknown_preset(config: dict[str, Any], state: dict[str, Any]) -> str | None:
+    """The preset the state names in ``vllm_preset`` when the TOML has no such
+    ``[vllm.presets.<name>]`` (vllm_settings then falls back to ``[vllm]``), else None."""
+    name = _first_set(state.get("vllm_preset"))
+    if name is None or name in config["vllm"].get("presets", {}):
+        return None
+    return name
 
 
 def vllm_settings(config: dict[str, Any], state: dict[str, Any]) -> dict[str, Any]:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import resource
 import subprocess
 
 import pytest
@@ -21,7 +22,7 @@ HYPR = os.path.join(FIXTURES, "hypr")
 SHARED_EXAMPLES = os.path.join(REPO, "..", "shared", "examples", "hypr")
 
 
-def run(tool, *args, home, extra_env=None):
+def run(tool, *args, home, extra_env=None, timeout=120):
     env = {
         **os.environ,
         "HOME": str(home),
@@ -30,7 +31,12 @@ def run(tool, *args, home, extra_env=None):
         **(extra_env or {}),
     }
     return subprocess.run([os.path.join(BIN, tool), *args], cwd=REPO, env=env, capture_output=True, text=True,
-                          timeout=120, check=False)
+                          timeout=timeout, check=False, preexec_fn=_memory_cap)
+
+
+def _memory_cap():
+    """4 GiB of address space: a run that reads /dev/zero without end fails instead of taking the machine."""
+    resource.setrlimit(resource.RLIMIT_AS, (4 << 30, 4 << 30))
 
 
 def write_config(folder, *patterns, extra=""):
@@ -190,3 +196,106 @@ def test_jinja_in_files_is_never_run(tmp_path, home):
         assert json.loads(shown.stdout.split(" => ", 1)[1]) == {variable: hostvars[variable]}
         assert "uid=" not in shown.stdout
     assert not canary.exists()
+
+
+def write_vm(folder, label, state=None, state_file=None):
+    """A minimal hypr VM config <label>.toml; its state file <label>-state.json (or STATE_FILE)."""
+    state_file = state_file or f"{label}-state.json"
+    (folder / f"{label}.toml").write_text(f'[state]\nfile = "{state_file}"\n[wireguard]\nauto_setup = false\n')
+    if state is not None:
+        (folder / state_file).write_text(state)
+
+
+def flat(text):
+    """Ansible wraps long warnings: compare with the whitespace folded."""
+    return " ".join(text.split())
+
+
+def test_bad_vm_files_cost_only_their_own_host(tmp_path, home):
+    """Hostile state files and labels, all in one inventory: each costs at most its own host, with
+    one warning naming its file; the good VM is kept. Bounded: a blocking read of the FIFO or an
+    endless one of /dev/zero would hit the timeout or the memory cap."""
+    vms = tmp_path / "vms"
+    vms.mkdir()
+    provisioned = '{"vm_id": 1, "public_ip": "203.0.113.7", "flavor_name": "n3-H100x2"}'
+    write_vm(vms, "good", provisioned)
+    write_vm(vms, "deep", "[" * 100_000 + "]" * 100_000)
+    write_vm(vms, "digits", '{"vm_id": ' + "7" * 5001 + "}")
+    write_vm(vms, "fifo")
+    os.mkfifo(vms / "fifo-state.json")
+    write_vm(vms, "zero", state_file="/dev/zero")
+    write_vm(vms, "nope", '{"vm_id": 2, "public_ip": "203.0.113.8", "vllm_preset": "nope"}')
+    for label in ("all", "ungrouped", "provisioned", "localhost", "flavor_n3_H100x2"):
+        write_vm(vms, label, provisioned)
+    config = write_config(tmp_path, "vms/*.toml", extra="keyed_groups:\n  - key: hyperstack_flavor\n    prefix: flavor\n")
+    result = run("ansible-inventory", "-i", config, "--graph", home=home, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == (
+        "@all:\n"
+        "  |--@ungrouped:\n"
+        "  |--@provisioned:\n"
+        "  |  |--good\n"
+        "  |  |--nope\n"
+        "  |--@unprovisioned:\n"
+        "  |  |--deep\n"
+        "  |  |--digits\n"
+        "  |  |--fifo\n"
+        "  |  |--zero\n"
+        "  |--@flavor_n3_A100x1:\n"
+        "  |  |--deep\n"
+        "  |  |--digits\n"
+        "  |  |--fifo\n"
+        "  |  |--nope\n"
+        "  |  |--zero\n"
+        "  |--@flavor_n3_H100x2:\n"
+        "  |  |--good\n"
+    )
+    warnings = flat(result.stderr)
+    for message in [
+        f"deep: state file is not valid JSON: arrays or objects nested too deeply ({vms}/deep-state.json)",
+        f"digits: state file is not valid JSON: an integer has more than 4300 digits ({vms}/digits-state.json)",
+        f"fifo: state file is a named pipe (FIFO), not a regular file ({vms}/fifo-state.json)",
+        "zero: state file is a character device, not a regular file (/dev/zero)",
+        f"nope: the state file names vllm_preset 'nope' ({vms}/nope-state.json), which {vms}/nope.toml does not define",
+    ] + [
+        f"{vms}/{label}.toml: VM left out of the inventory: its host name '{label}' is the name of the inventory "
+        f"group '{label}'; rename the file"
+        for label in ("all", "ungrouped", "provisioned", "flavor_n3_H100x2")
+    ] + [
+        f"{vms}/localhost.toml: VM left out of the inventory: its host name 'localhost' is Ansible's name for the "
+        "controller",
+    ]:
+        assert warnings.count(message) == 1, (message, result.stderr)
+    assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ("x = " + "[" * 100_000 + "]" * 100_000, "invalid TOML: arrays or tables nested too deeply"),
+        ("[ssh]\nport = " + "1" * 5001, "invalid TOML: an integer has more than 4300 digits"),
+        (None, "cannot read: a named pipe (FIFO), not a regular file"),
+    ],
+    ids=["deep", "digits", "fifo"],
+)
+def test_hostile_toml_fails_the_source_naming_the_file(tmp_path, home, content, message):
+    path = tmp_path / "vm.toml"
+    if content is None:
+        os.mkfifo(path)
+    else:
+        path.write_text(content)
+    config = write_config(tmp_path, "*.toml")
+    result = run("ansible-inventory", "-i", config, "--list", home=home, timeout=60,
+                 extra_env={"ANSIBLE_INVENTORY_UNPARSED_FAILED": "true"})
+    assert result.returncode != 0
+    assert f"Failed to parse inventory with 'auto' plugin: {path}: {message}" in flat(result.stderr), result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_empty_config_files_warns(tmp_path, home):
+    path = tmp_path / "hyperstack.yml"
+    path.write_text("plugin: gpufleet.vllm.hyperstack\nconfig_files: []\n")
+    result = run("ansible-inventory", "-i", str(path), "--graph", home=home)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "@all:\n  |--@ungrouped:\n  |--@provisioned:\n  |--@unprovisioned:\n"
+    assert f"[WARNING]: {path}: config_files is empty, so this inventory has no hosts" in flat(result.stderr)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import shlex
 import shutil
+import signal
 import subprocess
 
 import pytest
@@ -21,6 +22,7 @@ from ansible_collections.gpufleet.vllm.plugins.inventory.hyperstack import (
     InventoryModule,
     expand_config_files,
     host_label,
+    refused_label,
     ssh_common_args,
 )
 
@@ -527,3 +529,134 @@ def test_populate_constructed_options(make_plugin):
     }
     assert [host_vars(plugin, name)["vllm_url"] for name in ("hyperstack-vm1", "hyperstack-vm2", "preset")] == [
         "http://hyperstack1.wg1:11434/v1", "http://hyperstack2.wg1:11434/v1", "http://gpu8.wg0:8000/v1"]
+
+
+@pytest.fixture
+def time_limit():
+    """Fails the test after 20 s instead of hanging the suite: a FIFO opened for reading waits
+    for a writer, and the alarm interrupts that wait."""
+    def expired(signum, frame):
+        raise TimeoutError("the test took more than 20 s (blocked on a FIFO?)")
+
+    previous = signal.signal(signal.SIGALRM, expired)
+    signal.alarm(20)
+    yield
+    signal.alarm(0)
+    signal.signal(signal.SIGALRM, previous)
+
+
+def write_vm(folder, label, state=None):
+    """A minimal hypr VM config <label>.toml with its own state file (written when given)."""
+    (folder / f"{label}.toml").write_text(f'[state]\nfile = "{label}-state.json"\n[wireguard]\nauto_setup = false\n')
+    if state is not None:
+        (folder / f"{label}-state.json").write_text(state)
+    return str(folder / f"{label}.toml")
+
+
+PROVISIONED_STATE = '{"vm_id": 1, "public_ip": "203.0.113.7", "flavor_name": "n3-H100x2"}'
+
+
+@pytest.mark.parametrize(
+    ("label", "options"),
+    [
+        ("all", {}),
+        ("ungrouped", {}),
+        ("provisioned", {}),
+        ("unprovisioned", {}),
+        ("multi_gpu", {"groups": {"multi_gpu": "hyperstack_expected_gpu_count > 1"}}),
+        ("flavor_n3_H100x2", {"keyed_groups": [{"key": "hyperstack_flavor", "prefix": "flavor"}]}),
+    ],
+)
+def test_populate_leaves_out_a_vm_named_like_a_group(make_plugin, tmp_path, label, options):
+    keep = write_vm(tmp_path, "keep", PROVISIONED_STATE)
+    refused = write_vm(tmp_path, label, PROVISIONED_STATE)
+    plugin = make_plugin([keep, refused], **options)
+    plugin._populate("/unused")
+    assert sorted(plugin.inventory.hosts) == ["keep"]
+    assert plugin.inventory.groups["provisioned"].get_hosts()[0].name == "keep"
+    # No group became a member of another (Ansible takes a host name it also knows as a group for the group).
+    assert {name: group.child_groups for name, group in plugin.inventory.groups.items() if name != "all"} == {
+        name: [] for name in plugin.inventory.groups if name != "all"}
+    assert make_plugin.warnings == [
+        f"{refused}: VM left out of the inventory: its host name {label!r} is the name of the inventory group "
+        f"{label!r}; rename the file"
+    ]
+
+
+@pytest.mark.parametrize("label", ["localhost", "127.0.0.1", "::1"])
+def test_populate_leaves_out_a_vm_named_like_the_controller(make_plugin, tmp_path, label):
+    keep = write_vm(tmp_path, "keep", PROVISIONED_STATE)
+    refused = write_vm(tmp_path, label, PROVISIONED_STATE)
+    plugin = make_plugin([keep, refused])
+    plugin._populate("/unused")
+    assert sorted(plugin.inventory.hosts) == ["keep"]
+    assert make_plugin.warnings == [
+        f"{refused}: VM left out of the inventory: its host name {label!r} is Ansible's name for the controller, "
+        "so tasks meant for the controller (delegate_to: localhost) would run on this VM; rename the file"
+    ]
+
+
+def test_refused_label():
+    assert refused_label("gpu1", {"all", "provisioned"}) is None
+    assert refused_label("provisioned", {"all", "provisioned"}) == \
+        "its host name 'provisioned' is the name of the inventory group 'provisioned'"
+    assert refused_label("localhost", set()).startswith("its host name 'localhost' is Ansible's name")
+
+
+def test_populate_keeps_the_other_vms_when_state_files_are_hostile(make_plugin, tmp_path, time_limit):
+    keep = write_vm(tmp_path, "keep", PROVISIONED_STATE)
+    deep = write_vm(tmp_path, "deep", "[" * 100_000 + "]" * 100_000)
+    digits = write_vm(tmp_path, "digits", '{"vm_id": ' + "9" * 5001 + "}")
+    fifo = write_vm(tmp_path, "fifo")
+    os.mkfifo(str(tmp_path / "fifo-state.json"))
+    # /dev/null, not /dev/zero: should the check regress, reading /dev/zero here would take all
+    # memory (the /dev/zero cases run in bounded child processes).
+    device = str(tmp_path / "device.toml")
+    (tmp_path / "device.toml").write_text('[state]\nfile = "/dev/null"\n[wireguard]\nauto_setup = false\n')
+    plugin = make_plugin([keep, deep, digits, fifo, device])
+    plugin._populate("/unused")
+    assert group_hosts(plugin) == {"provisioned": ["keep"], "unprovisioned": ["deep", "device", "digits", "fifo"]}
+    assert {name: host_vars(plugin, name)["hyperstack_state_error"] for name in ("deep", "digits", "fifo", "device")} \
+        == {
+        "deep": "state file is not valid JSON: arrays or objects nested too deeply",
+        "digits": "state file is not valid JSON: an integer has more than 4300 digits",
+        "fifo": "state file is a named pipe (FIFO), not a regular file",
+        "device": "state file is a character device, not a regular file",
+    }
+    assert make_plugin.warnings == [
+        f"deep: state file is not valid JSON: arrays or objects nested too deeply ({tmp_path}/deep-state.json); "
+        "the host is marked not provisioned",
+        f"digits: state file is not valid JSON: an integer has more than 4300 digits ({tmp_path}/digits-state.json); "
+        "the host is marked not provisioned",
+        f"fifo: state file is a named pipe (FIFO), not a regular file ({tmp_path}/fifo-state.json); "
+        "the host is marked not provisioned",
+        "device: state file is a character device, not a regular file (/dev/null); the host is marked not provisioned",
+    ]
+
+
+def test_populate_reports_a_config_that_is_not_a_regular_file(make_plugin, tmp_path, time_limit):
+    keep = write_vm(tmp_path, "keep", PROVISIONED_STATE)
+    os.mkfifo(str(tmp_path / "fifo.toml"))
+    plugin = make_plugin([keep, str(tmp_path / "*.toml")])
+    with pytest.raises(AnsibleParserError) as info:
+        plugin._populate("/unused")
+    assert str(info.value) == f"{tmp_path}/fifo.toml: cannot read: a named pipe (FIFO), not a regular file"
+
+
+def test_populate_warns_about_a_preset_the_config_does_not_define(make_plugin, tmp_path):
+    config = write_vm(tmp_path, "vm", '{"vm_id": 1, "public_ip": "203.0.113.7", "vllm_preset": "nope"}')
+    plugin = make_plugin([config])
+    plugin._populate("/unused")
+    variables = host_vars(plugin, "vm")
+    assert (variables["hyperstack_vllm_preset"], variables["hyperstack_vllm_model"]) == ("nope", "Qwen/Qwen3.6-27B-FP8")
+    assert make_plugin.warnings == [
+        f"vm: the state file names vllm_preset 'nope' ({tmp_path}/vm-state.json), which {config} does not define; "
+        "the model, container and tensor parallel size come from [vllm] instead"
+    ]
+
+
+def test_populate_warns_about_an_empty_config_files(make_plugin):
+    plugin = make_plugin([])
+    plugin._populate("/unused", "/srv/fleet.hyperstack.yml")
+    assert plugin.inventory.hosts == {}
+    assert make_plugin.warnings == ["/srv/fleet.hyperstack.yml: config_files is empty, so this inventory has no hosts"]

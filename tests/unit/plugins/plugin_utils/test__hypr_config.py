@@ -6,7 +6,12 @@
 from __future__ import annotations
 
 import datetime
+import json
 import os
+import re
+import socket
+import subprocess
+import sys
 
 import pytest
 
@@ -242,8 +247,115 @@ def test_load_state_missing(tmp_path):
     assert hypr.load_state(str(tmp_path / "absent.json")) == ({}, "state file does not exist")
 
 
-def test_load_state_unreadable(tmp_path):
-    assert hypr.load_state(str(tmp_path)) == ({}, "cannot read state file: Is a directory")
+def load_isolated(function: str, path: str) -> str | list:
+    """``hypr.<function>(path)`` in a child process bound in time (10 s) and memory (1 GiB), so
+    that a reader which blocks on a FIFO or reads /dev/zero without end fails the test instead of
+    hanging the suite or the machine. Returns the JSON of the result, or the error's message."""
+    code = (
+        "import json, resource, sys\n"
+        "resource.setrlimit(resource.RLIMIT_AS, (2**30, 2**30))\n"
+        "from ansible_collections.gpufleet.vllm.plugins.plugin_utils import _hypr_config as hypr\n"
+        "try:\n"
+        f"    print(json.dumps(hypr.{function}(sys.argv[1])))\n"
+        "except hypr.HyprConfigError as exc:\n"
+        "    print(json.dumps(str(exc)))\n"
+    )
+    child = subprocess.run([sys.executable, "-c", code, path], capture_output=True, text=True, timeout=10,
+                           env=dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path)), check=False)
+    assert child.returncode == 0, child.stderr
+    return json.loads(child.stdout)
+
+
+def make_special(tmp_path, kind: str) -> str:
+    """A path that is not a regular file: a folder, a FIFO, a device, a socket, or a link to a FIFO."""
+    path = str(tmp_path / f"{kind}.state")
+    if kind == "directory":
+        os.mkdir(path)
+    elif kind in ("fifo", "link-to-fifo"):
+        os.mkfifo(str(tmp_path / "fifo"))
+        os.symlink(str(tmp_path / "fifo"), path)
+    elif kind == "socket":
+        listener = socket.socket(socket.AF_UNIX)
+        listener.bind(path)
+        listener.close()
+    else:
+        return kind  # a device path such as /dev/zero
+    return path
+
+
+SPECIAL_FILES = [
+    ("directory", "a directory, not a regular file"),
+    ("fifo", "a named pipe (FIFO), not a regular file"),
+    ("link-to-fifo", "a named pipe (FIFO), not a regular file"),
+    ("socket", "a socket, not a regular file"),
+    ("/dev/zero", "a character device, not a regular file"),
+    ("/dev/null", "a character device, not a regular file"),
+]
+
+
+@pytest.mark.parametrize(("kind", "what"), SPECIAL_FILES)
+def test_load_state_reads_only_regular_files(tmp_path, kind, what):
+    path = make_special(tmp_path, kind)
+    assert load_isolated("load_state", path) == [{}, f"state file is {what}"]
+
+
+@pytest.mark.parametrize(("kind", "what"), SPECIAL_FILES)
+def test_load_toml_reads_only_regular_files(tmp_path, kind, what):
+    path = make_special(tmp_path, kind)
+    assert load_isolated("load_toml", path) == f"{path}: cannot read: {what}"
+
+
+def test_read_small_file_has_a_cap(tmp_path):
+    path = tmp_path / "big.json"
+    path.write_bytes(b"{}" + b" " * (hypr.MAX_FILE_BYTES - 2))
+    assert hypr.read_small_file(str(path)) == path.read_bytes()
+    assert hypr.load_state(str(path)) == ({}, None)
+    with open(path, "ab") as handle:
+        handle.write(b" ")
+    reason = f"larger than 1 MiB ({hypr.MAX_FILE_BYTES + 1} bytes): too big for a hypr file"
+    with pytest.raises(hypr.NotAHyprFile, match=re.escape(reason)):
+        hypr.read_small_file(str(path))
+    assert hypr.load_state(str(path)) == ({}, "state file is " + reason)
+    with pytest.raises(hypr.HyprConfigError) as info:
+        hypr.load_toml(str(path))
+    assert str(info.value) == f"{path}: cannot read: {reason}"
+
+
+def test_read_small_file_follows_links_to_regular_files(tmp_path):
+    (tmp_path / "state.json").write_text('{"vm_id": 7}')
+    os.symlink(str(tmp_path / "state.json"), str(tmp_path / "link.json"))
+    assert hypr.load_state(str(tmp_path / "link.json")) == ({"vm_id": 7}, None)
+
+
+@pytest.mark.parametrize(
+    ("content", "error"),
+    [
+        ("[" * 100_000 + "]" * 100_000, "state file is not valid JSON: arrays or objects nested too deeply"),
+        ('{"a":' * 100_000 + "1" + "}" * 100_000, "state file is not valid JSON: arrays or objects nested too deeply"),
+        ('{"vm_id": ' + "1" * 5001 + "}", "state file is not valid JSON: an integer has more than 4300 digits"),
+    ],
+)
+def test_load_state_hostile_json(tmp_path, content, error):
+    path = tmp_path / "state.json"
+    path.write_text(content)
+    assert hypr.load_state(str(path)) == ({}, error)
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ("x = " + "[" * 100_000 + "]" * 100_000, "invalid TOML: arrays or tables nested too deeply"),
+        # Dotted keys: tomllib reads them without recursion, the merge over the defaults cannot.
+        ("[vm]\n" + "x." * 5000 + "y = 1", "invalid TOML: arrays or tables nested too deeply"),
+        ("[ssh]\nport = " + "1" * 5001, "invalid TOML: an integer has more than 4300 digits"),
+    ],
+)
+def test_load_config_hostile_toml_names_the_file(tmp_path, content, message):
+    path = tmp_path / "vm.toml"
+    path.write_text(content)
+    with pytest.raises(hypr.HyprConfigError) as info:
+        hypr.load_config(str(path))
+    assert str(info.value) == f"{path}: {message}"
 
 
 @pytest.mark.parametrize(
