@@ -189,14 +189,35 @@ def compile_custom_checks(definitions: object) -> list[CustomCheck]:
         try:
             compiled = jmespath.compile(expression)
         except JMESPathError as exc:
-            raise HealthError(f"custom check {name!r}: cannot compile JMESPath expression {expression!r}: "
+            raise HealthError(f"custom check {name!r}: cannot compile JMESPath expression {_shown(expression)}: "
                               f"{_one_line(exc)}") from exc
+        except RecursionError as exc:  # jmespath's parser recurses once per nesting level
+            raise HealthError(f"custom check {name!r}: JMESPath expression {_shown(expression)} nests too deeply "
+                              "to compile (Python's recursion limit); write it with fewer nested levels") from exc
         checks.append(CustomCheck(str(name), str(expression), str(severity), message and str(message), compiled))
     return checks
 
 
+def validate_settings(thresholds: object, custom_checks: object) -> tuple[Thresholds, list[CustomCheck]]:
+    """The operator's thresholds (a mapping merged over the defaults) and custom checks, checked
+    and compiled once, before any host is polled (the dashboard's settings; the health role
+    checks each through filter check_health_settings). Raises HealthError whose message names
+    the threshold or the custom check at fault; the caller adds the variable it read them from."""
+    try:
+        limits = Thresholds.from_mapping(thresholds)
+    except ValueError as exc:
+        raise HealthError(str(exc)) from exc
+    return limits, compile_custom_checks(custom_checks)
+
+
 def _one_line(exc: Exception) -> str:
     return " ".join(str(exc).split())
+
+
+def _shown(expression: str) -> str:
+    # An expression quoted in an error message: an operator's mistake may be thousands of
+    # characters long.
+    return repr(expression) if len(expression) <= 80 else repr(expression[:80]) + f"... ({len(expression)} characters)"
 
 
 def _plain(value: object) -> object:
@@ -224,8 +245,11 @@ def _evaluate_custom(check: CustomCheck, document: dict) -> dict:
     try:
         result = check.compiled.search(document)
     except JMESPathError as exc:
-        raise HealthError(f"custom check {check.name!r}: JMESPath expression {check.expression!r} "
+        raise HealthError(f"custom check {check.name!r}: JMESPath expression {_shown(check.expression)} "
                           f"failed on this document: {_one_line(exc)}") from exc
+    except RecursionError as exc:  # the interpreter recurses once per nesting level of the expression
+        raise HealthError(f"custom check {check.name!r}: JMESPath expression {_shown(check.expression)} nests too "
+                          "deeply to evaluate (Python's recursion limit); write it with fewer nested levels") from exc
     shown = clean_text(json.dumps(result, sort_keys=True, default=str), 120)
     if _jmespath_true(result):
         return _check(check.name, OK, f"{check.expression} -> {shown}")

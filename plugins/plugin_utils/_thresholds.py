@@ -11,6 +11,8 @@ is red on screen is what fails CI. Controller side (Python >= 3.12).
 from __future__ import annotations
 
 import dataclasses
+import math
+from collections.abc import Mapping
 from enum import IntEnum
 
 
@@ -61,12 +63,18 @@ class Thresholds:
     @classmethod
     def from_mapping(cls, values: dict) -> Thresholds:
         """Build from a mapping such as ``{"kv_cache_pct": {"warn": 70, "fail": 90}}``; keys not
-        given keep their defaults. Unknown keys, non-numbers and a band whose ``warn`` is above
-        its ``fail`` raise ValueError naming the key."""
+        given keep their defaults. Unknown keys, anything but a finite number (NaN and infinity
+        compare false with every reading, so such a threshold would never warn nor fail), a
+        negative duration and a band whose ``warn`` is above its ``fail`` raise ValueError
+        naming the key."""
+        if values is None:
+            values = {}
+        if not isinstance(values, Mapping):
+            raise ValueError(f"thresholds must be a mapping of threshold name to value, not {type(values).__name__}")
         fields = {field.name: field for field in dataclasses.fields(cls)}
         defaults = cls()
         kwargs = {}
-        for key, value in (values or {}).items():
+        for key, value in values.items():
             if key not in fields:
                 raise ValueError(f"unknown threshold {key!r}; known: {', '.join(sorted(fields))}")
             default = getattr(defaults, key)
@@ -79,6 +87,8 @@ class Thresholds:
                     raise ValueError(f"threshold {key!r}: warn ({value.warn:g}) is above fail ({value.fail:g})")
             else:
                 value = _number(key, value)
+                if value < 0:
+                    raise ValueError(f"threshold {key!r} must be 0 or more, not {value:g}")
             kwargs[key] = value
         return cls(**kwargs)
 
@@ -88,6 +98,21 @@ def _number(key: str, value: object) -> float:
     if isinstance(value, bool):
         raise ValueError(f"threshold {key!r} must be a number, not {value!r}")
     try:
-        return float(value)  # type: ignore[arg-type]
+        number = float(value)  # type: ignore[arg-type]
+    except OverflowError as exc:  # an integer beyond float's range
+        raise ValueError(f"threshold {key!r} must be a finite number, not {_shown(value)}") from exc
     except (TypeError, ValueError) as exc:
-        raise ValueError(f"threshold {key!r} must be a number, not {value!r}") from exc
+        raise ValueError(f"threshold {key!r} must be a number, not {_shown(value)}") from exc
+    if not math.isfinite(number):
+        raise ValueError(f"threshold {key!r} must be a finite number, not {_shown(value)}")
+    return number
+
+
+def _shown(value: object) -> str:
+    # A value is shown in an error message: bounded, an integer of thousands of digits included
+    # (repr() of one over Python's digit limit raises ValueError itself).
+    try:
+        text = repr(value)
+    except ValueError:
+        text = "an integer of thousands of digits"
+    return text if len(text) <= 60 else text[:57] + "..."

@@ -8,7 +8,9 @@ threshold validation the evaluation relies on (plugin_utils/_thresholds.py)."""
 from __future__ import annotations
 
 import copy
+import inspect
 import re
+import sys
 import xml.etree.ElementTree as ET
 
 import pytest
@@ -482,6 +484,54 @@ def test_expression_that_fails_on_the_document_is_named(expression, detail):
     assert str(info.value).startswith(prefix + detail)
 
 
+# Deep enough for any Python recursion limit Ansible runs with (the default is 1000).
+DEEP_EXPRESSION = "(" * 5000 + "gpu.status" + ")" * 5000
+
+
+def test_expression_that_nests_beyond_the_recursion_limit_is_refused_naming_the_check():
+    with pytest.raises(health.HealthError) as info:
+        health.compile_custom_checks([{"name": "deep", "expression": DEEP_EXPRESSION}])
+    assert str(info.value) == ("custom check 'deep': JMESPath expression " + repr("(" * 80)
+                               + "... (10010 characters) nests too deeply to compile (Python's recursion limit); "
+                               "write it with fewer nested levels")
+
+
+def test_expression_that_nests_beyond_the_recursion_limit_when_evaluated_is_refused_naming_the_check():
+    # Compiled with room to spare, evaluated with less (Ansible's own frames take part of the stack):
+    # 300 nested "not" nodes, each one level of the interpreter's recursion.
+    [check] = health.compile_custom_checks([{"name": "deep", "expression": "!" * 300 + "gpu.status"}])
+    limit = sys.getrecursionlimit()
+    sys.setrecursionlimit(len(inspect.stack()) + 150)
+    try:
+        with pytest.raises(health.HealthError) as info:
+            health._evaluate_custom(check, {"gpu": {"status": "ok"}})
+    finally:
+        sys.setrecursionlimit(limit)
+    assert str(info.value) == ("custom check 'deep': JMESPath expression " + repr("!" * 80) + "... (310 characters) "
+                               "nests too deeply to evaluate (Python's recursion limit); write it with fewer nested levels")
+
+
+def test_validate_settings_returns_what_the_evaluation_uses():
+    limits, checks = health.validate_settings({"kv_cache_pct": {"warn": 70}}, [{"name": "x", "expression": "gpu.status"}])
+    assert limits.kv_cache_pct == Band(70.0, 95.0)
+    assert [(check.name, check.severity) for check in checks] == [("x", "fail")]
+    assert health.validate_settings(None, None) == (Thresholds(), [])
+
+
+@pytest.mark.parametrize(
+    ("thresholds", "custom_checks", "message"),
+    [
+        ({"kv_cache_pct": {"warn": "nan"}}, [], "threshold 'kv_cache_pct.warn' must be a finite number, not 'nan'"),
+        ({}, [{"name": "deep", "expression": DEEP_EXPRESSION}], "custom check 'deep': JMESPath expression "),
+        ({}, [{"name": "x"}], "custom check 'x': expression must be a non-empty JMESPath string"),
+    ],
+)
+def test_validate_settings_names_the_threshold_or_check(thresholds, custom_checks, message):
+    with pytest.raises(health.HealthError) as info:
+        health.validate_settings(thresholds, custom_checks)
+    assert str(info.value).startswith(message)
+
+
 @pytest.mark.parametrize(
     ("options", "message"),
     [
@@ -519,6 +569,17 @@ def test_thresholds_merge_over_defaults():
         ({"temperature_c": {"fail": True}}, "threshold 'temperature_c.fail' must be a number, not True"),
         ({"stats_stale_s": None}, "threshold 'stats_stale_s' must be a number, not None"),
         ({"temperature_c": {"warn": 95}}, "threshold 'temperature_c': warn (95) is above fail (90)"),
+        # NaN and infinity compare false with every reading: such a threshold would never warn nor fail.
+        ({"kv_cache_pct": {"warn": float("nan")}}, "threshold 'kv_cache_pct.warn' must be a finite number, not nan"),
+        ({"kv_cache_pct": {"fail": "NaN"}}, "threshold 'kv_cache_pct.fail' must be a finite number, not 'NaN'"),
+        ({"temperature_c": {"fail": float("inf")}}, "threshold 'temperature_c.fail' must be a finite number, not inf"),
+        ({"temperature_c": {"warn": "-inf"}}, "threshold 'temperature_c.warn' must be a finite number, not '-inf'"),
+        ({"stats_stale_s": "1e999"}, "threshold 'stats_stale_s' must be a finite number, not '1e999'"),
+        ({"stats_stale_s": 10 ** 400}, "threshold 'stats_stale_s' must be a finite number, not "
+                                       "100000000000000000000000000000000000000000000000000000000..."),
+        ({"stats_stale_s": -1}, "threshold 'stats_stale_s' must be 0 or more, not -1"),
+        ("kv_cache_pct=90", "thresholds must be a mapping of threshold name to value, not str"),
+        ([{"kv_cache_pct": {"warn": 1}}], "thresholds must be a mapping of threshold name to value, not list"),
     ],
 )
 def test_bad_thresholds(mapping, message):
