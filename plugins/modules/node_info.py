@@ -20,9 +20,15 @@ description:
   - A failing command never fails the module. It is classified in the C(status) and C(message) of its
     section (for example RV(gpu.status=driver_error) or RV(container.status=missing)) and the other
     sections are still returned. The module fails only for a bad option, such as an invalid container
-    name, before anything runs.
-  - Absent values are V(null), never V(0). Log text is bounded (a few cleaned lines, not the log) and
-    cleaned of control characters, but it comes from the VM and is untrusted.
+    name or a numeric option that is not a finite number within its limits (V(nan), V(inf), text, a
+    negative value), before anything runs; the message names the option.
+  - Absent values are V(null), never V(0). A value no working GPU or engine can report (a negative
+    temperature, a utilisation over 100, an infinite or absurdly long number, more memory used than
+    there is) is V(null) too, and named in the section's message; the document never holds
+    C(Infinity) or C(NaN).
+  - Text from the VM is bounded (a few cleaned lines, not the log) and cleaned of control characters,
+    terminal escapes and Unicode format characters (bidi marks, zero-width characters, line and
+    paragraph separators), but it is untrusted.
 author:
   - gpufleet maintainers (@gpufleet)
 extends_documentation_fragment:
@@ -54,11 +60,13 @@ options:
       - How many of the newest container log lines to read (C(docker logs --tail)).
       - vLLM logs engine stats every 10 seconds; 300 lines cover the newest stats line while the engine
         serves and the whole loading phase.
+      - A whole number from 1 to 10000.
     type: int
     default: 300
   command_timeout:
     description:
       - Seconds each command may take before it is killed and its section reports V(timeout).
+      - Above 0, at most 3600.
     type: float
     default: 10
   gpu_query_fields:
@@ -74,6 +82,7 @@ options:
     description:
       - An engine whose newest stats line is older than this many seconds is V(idle), not V(serving).
       - vLLM logs stats every 10 seconds while requests run and stops logging when idle.
+      - Above 0, at most 86400.
     type: float
     default: 30
   refresh_interval:
@@ -82,6 +91,7 @@ options:
       - Start this host's collections at least this many seconds apart, counting the time the previous one
         took, so that a retrying task with O(ignore:delay=0) refreshes every N seconds rather than every
         N seconds plus the collection time. V(0) (the default) does not wait.
+      - From 0 to 86400; checked before anything runs or waits.
     type: float
     default: 0
   unreachable_as_result:
@@ -135,10 +145,23 @@ reachable:
   returned: always
   sample: true
 msg:
-  description: The connection error when RV(reachable=false).
+  description:
+    - The connection error when RV(reachable=false).
+    - When the module could not run on the host (RV(failure_kind) set), what the host printed, cleaned, and
+      how to fix it; the task fails.
+    - For a bad option, which option and its limits.
   type: str
-  returned: when RV(reachable=false)
+  returned: when RV(reachable=false), when the task failed
   sample: "Failed to connect to the host via ssh: ssh: connect to host 10.200.3.2 port 22: Connection refused"
+failure_kind:
+  description:
+    - Why the module printed no result, in place of Ansible's "Module result deserialization failed".
+    - V(python_unusable) (the host's Python could not start or could not read the module, for example a pyenv
+      shim without that version; set C(ansible_python_interpreter)) or V(module_crashed) (RV(msg) quotes the
+      last line the host printed).
+  type: str
+  returned: when the module could not run
+  sample: python_unusable
 schema_version:
   description: Version of this document's layout. Incompatible changes raise it.
   type: int
@@ -157,19 +180,28 @@ gpu:
     status:
       description:
         - V(ok); V(not_installed) (no nvidia-smi); V(driver_error) (driver not loaded, NVML library missing
-          or mismatched); V(no_devices); V(gpu_lost) (a GPU fell off the bus, reboot needed); V(timeout);
-          V(error) (anything else, see RV(gpu.message)).
+          or mismatched); V(no_devices) (also when nvidia-smi exits 0 without a single row); V(gpu_lost) (a GPU
+          fell off the bus, reboot needed); V(timeout); V(error) (anything else, see RV(gpu.message), such as nvidia-smi
+          not executable, more than 1 MiB of output, a row that does not parse, a GPU index repeated or outside
+          0-1023).
       type: str
       returned: always
       sample: ok
     message:
-      description: What failed and how to fix it; V(null) when RV(gpu.status=ok).
+      description:
+        - What failed and how to fix it.
+        - With RV(gpu.status=ok), V(null), or the readings that cannot be true and were returned as V(null),
+          for example C(readings that cannot be true, shown as null; GPU 0 temperature.gpu -5 is out of range).
       type: str
       returned: always
       sample: "nvidia-smi: NVIDIA driver not loaded (exit 9); check the driver with 'lsmod | grep nvidia'"
     devices:
-      description: One entry per GPU row; empty when the query failed. Unavailable values (C([N/A]),
-        C([Not Supported]) and other C([...]) forms) are V(null).
+      description:
+        - One entry per GPU row; empty when the query failed. Unavailable values (C([N/A]),
+          C([Not Supported]) and other C([...]) forms) are V(null).
+        - So are readings no working GPU reports, named in RV(gpu.message) - temperature outside 0-150 C,
+          utilisation outside 0-100 %, power outside 0-10000 W, memory outside 0-16 TiB or used over total,
+          a number that is not finite or has more than 18 digits.
       type: list
       elements: dict
       returned: always
@@ -257,7 +289,8 @@ container:
       type: str
       sample: vllm/vllm-openai:latest
     message:
-      description: Docker's error text (C(State.Error)) or what went wrong asking docker, and how to fix it.
+      description: Docker's error text (C(State.Error)) or what went wrong asking docker (not found, not
+        executable, more than 1 MiB of output, ...), and how to fix it.
       type: str
       sample: null
 vllm:
@@ -270,16 +303,22 @@ vllm:
         - V(serving) (fresh stats with traffic); V(idle) (up, no recent traffic; vLLM stops logging when idle,
           so old stats mean idle, not broken); V(loading) (see RV(vllm.loading)); V(failed) (a fatal error since
           the last start, see RV(vllm.errors)); V(stopped) (container not running or missing); V(unknown)
-          (docker could not be asked or the log could not be read, see RV(vllm.message)).
+          (docker could not be asked, the log could not be read, or its clock runs ahead, see RV(vllm.message)).
       type: str
       sample: serving
     log_status:
-      description: V(ok), V(unsupported) (the logging driver cannot be read), V(not_read) (container missing or
-        docker unavailable), V(timeout) or V(error).
+      description:
+        - V(ok), V(unsupported) (the logging driver cannot be read), V(not_read) (container missing or docker
+          unavailable), V(timeout) or V(error).
+        - V(clock_ahead) - the log was read, but its newest line or the container's start is stamped more than
+          60 seconds ahead of the host's clock (the clock was set back, or the log is not genuine). Ages are then
+          V(null), and a running container's RV(vllm.phase) is V(unknown) with the reason in RV(vllm.message);
+          fatal errors still count.
       type: str
       sample: ok
     message:
-      description: Why the phase is what it is when that is not obvious; V(null) otherwise.
+      description: Why the phase is what it is when that is not obvious, and what the byte cap did to a huge log
+        (how much C(docker logs) printed, what was parsed); V(null) otherwise.
       type: str
       sample: null
     engines:
@@ -321,7 +360,8 @@ vllm:
           type: int
           sample: null
         kv_cache_pct:
-          description: KV cache usage of the device, percent.
+          description: KV cache usage of the device, percent; V(null) when the line's figure is outside 0-100.
+            Every figure of the line is V(null) when it has more digits than any real one.
           type: float
           sample: 42.3
         kv_cache_device:
@@ -341,7 +381,8 @@ vllm:
           type: str
           sample: "2026-11-28T01:39:55.000000Z"
         age_s:
-          description: Seconds between RV(vllm.engines[].logged_at) and RV(collected_at).
+          description: Seconds between RV(vllm.engines[].logged_at) and RV(collected_at); V(0) for a line up to
+            60 seconds ahead of the host's clock, V(null) beyond that (see RV(vllm.log_status=clock_ahead)).
           type: float
           sample: 4.9
     loading:
