@@ -582,7 +582,8 @@ def junit_xml(results: Mapping[str, list[Mapping] | None], *, suite_name: str = 
     suite = ET.SubElement(suites, "testsuite", name=_xml_text(suite_name))
     tests = failures = skipped = 0
     for host, checks in results.items():
-        host = _xml_text(host)
+        # As in summary_line: a name may hold format characters (bidi marks) like any VM text.
+        host = _xml_text(clean_text(str(host), 100))
         if checks is None:
             case = ET.SubElement(suite, "testcase", classname=host, name=f"{host} :: health", time="0")
             ET.SubElement(case, "skipped", message="not evaluated (host skipped or not provisioned)")
@@ -591,7 +592,7 @@ def junit_xml(results: Mapping[str, list[Mapping] | None], *, suite_name: str = 
             continue
         for check in checks:
             status = check.get("status")
-            message = _xml_text(check.get("message") or "")
+            message = _xml_text(clean_text(str(check.get("message") or ""), MESSAGE_LIMIT))
             case = ET.SubElement(suite, "testcase", classname=host, name=f"{host} :: {_xml_text(check.get('name'))}", time="0")
             tests += 1
             if status == FAIL:

@@ -669,3 +669,14 @@ def test_junit_report_of_nothing():
 )
 def test_format_duration(seconds, text):
     assert health.format_duration(seconds) == text
+
+
+def test_junit_report_carries_no_format_characters():
+    # From the log (a check message) or from the name itself: bidi marks, zero-width characters and
+    # line separators would reorder or break the text wherever the report is shown.
+    results = {"vm\u202e1\u200b": _checks(("fatal_errors", "fail", "cuda_oom: \u2066evil\u2069 \u202eesrever\u2028next"))}
+    text = health.junit_xml(results)
+    case = ET.fromstring(text.split("\n", 1)[1])[0][0]
+    assert (case.get("classname"), case.get("name"), case[0].get("message")) == (
+        "vm1", "vm1 :: fatal_errors", "cuda_oom: evil esrever next")
+    assert re.search("[\u200b-\u200f\u202a-\u202e\u2028\u2029\u2066-\u2069]", text) is None
