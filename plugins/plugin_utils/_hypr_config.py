@@ -371,10 +371,10 @@ def _file_kind(mode: int) -> str:
     return "a special file"
 
 
-def read_small_file(path: str, limit: int = MAX_FILE_BYTES) -> bytes:
-    """The content of a regular file of at most ``limit`` bytes (symbolic links are followed).
+def read_small_file(path: str) -> bytes:
+    """The content of a regular file of at most MAX_FILE_BYTES (symbolic links are followed).
 
-    Never blocks and never reads more than ``limit + 1`` bytes: a FIFO, device, directory or
+    Never blocks and never reads more than MAX_FILE_BYTES + 1 bytes: a FIFO, device, directory or
     socket is refused before it is opened, and the open does not wait should the path turn
     into a FIFO meanwhile. Raises OSError (FileNotFoundError, ...) or NotAHyprFile, whose
     message says what was found ("a named pipe (FIFO), not a regular file").
@@ -387,9 +387,9 @@ def read_small_file(path: str, limit: int = MAX_FILE_BYTES) -> bytes:
         info = os.fstat(handle.fileno())
         if not stat.S_ISREG(info.st_mode):
             raise NotAHyprFile(f"{_file_kind(info.st_mode)}, not a regular file")
-        raw = handle.read(limit + 1)
-    if len(raw) > limit:
-        size = f" ({info.st_size} bytes)" if info.st_size > limit else ""
+        raw = handle.read(MAX_FILE_BYTES + 1)
+    if len(raw) > MAX_FILE_BYTES:
+        size = f" ({info.st_size} bytes)" if info.st_size > MAX_FILE_BYTES else ""
         raise NotAHyprFile(f"larger than {MAX_FILE_SIZE_TEXT}{size}: too big for a hypr file")
     return raw
 

@@ -299,3 +299,22 @@ def test_empty_config_files_warns(tmp_path, home):
     assert result.returncode == 0, result.stderr
     assert result.stdout == "@all:\n  |--@ungrouped:\n  |--@provisioned:\n  |--@unprovisioned:\n"
     assert f"[WARNING]: {path}: config_files is empty, so this inventory has no hosts" in flat(result.stderr)
+
+
+def test_host_key_checking_off_in_the_environment_leaves_accept_new_alone(tmp_path, home):
+    """ANSIBLE_HOST_KEY_CHECKING=False (what ansible-runner, AWX and ansible-navigator set): the ssh
+    command Ansible builds still has StrictHostKeyChecking=accept-new and nothing else for that
+    option. Runs without an SSH server: the VM is a closed port on loopback (the refusal comes
+    at once); tests/integration/test_host_key_policy.py does the same against a re-keyed sshd."""
+    write_vm(tmp_path, "vm", '{"vm_id": 1, "public_ip": "127.0.0.1"}')
+    with open(tmp_path / "vm.toml", "a", encoding="utf-8") as handle:
+        handle.write("[ssh]\nport = 9\nconnect_timeout_sec = 5\n")
+    config = write_config(tmp_path, "vm.toml", extra="address: public_ip\n")
+    result = run("ansible", "vm", "-i", config, "-m", "ansible.builtin.ping", "-vvv", home=home, timeout=60,
+                 extra_env={"ANSIBLE_HOST_KEY_CHECKING": "False", "ANSIBLE_STDOUT_CALLBACK": "default"})
+    assert result.returncode == 4, result.stdout + result.stderr  # unreachable
+    commands = [line for line in result.stdout.splitlines() if "SSH: EXEC ssh " in line]
+    assert commands, result.stdout
+    for command in commands:
+        assert [word for word in command.split() if word.startswith("StrictHostKeyChecking=")] == [
+            "StrictHostKeyChecking=accept-new"], command
