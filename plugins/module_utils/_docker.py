@@ -102,7 +102,9 @@ def _quote(text: str) -> str:
 
 
 def _int_field(label: str, text: str) -> int:
-    if not re.fullmatch(r"-?\d+", text):
+    # Bounded: docker's counts and codes are small, and int() of a string over 4300 digits raises
+    # ValueError (Python >= 3.11) where this must raise InvalidInspectOutput.
+    if not re.fullmatch(r"-?\d{1,18}", text):
         raise InvalidInspectOutput(
             "docker inspect: %s is not an integer: %s" % (label, _quote(text))
         )
@@ -135,7 +137,8 @@ def parse_inspect(stdout: str) -> Dict[str, Any]:
         "status": status,
         # Podman < 4 has no .State.Health; an unexpected value is unknown, not "none".
         "health": health if health in _HEALTH_STATUSES else None,
-        "restart_count": _int_field("RestartCount", restarts),
+        # A negative count cannot be true: unknown, not a number to compare with thresholds.
+        "restart_count": _int_field("RestartCount", restarts) if not restarts.startswith("-") else None,
         "started_at": format_utc(parse_rfc3339(started_at)),
         "oom_killed": oom_killed == "true",
         "exit_code": _int_field("ExitCode", exit_code),

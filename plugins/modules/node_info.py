@@ -269,7 +269,8 @@ container:
       type: str
       sample: none
     restart_count:
-      description: Docker's C(RestartCount); a growing count means a restart loop.
+      description: Docker's C(RestartCount); a growing count means a restart loop. V(null) when unknown or
+        negative.
       type: int
       sample: 0
     started_at:

@@ -182,6 +182,7 @@ def with_(base, **changes):
     (inspect_line(status="initialized"), with_(RUNNING, status="created")),
     (inspect_line(status="stopped"), with_(RUNNING, status="exited")),
     (inspect_line(exit_code="-1"), with_(RUNNING, exit_code=-1)),
+    (inspect_line(restarts="-3"), with_(RUNNING, restart_count=None)),
     (inspect_line(image=""), with_(RUNNING, image=None)),
     # State.Error is free text: tabs and newlines become spaces, escapes go.
     (inspect_line(status="exited", exit_code="128",
@@ -210,6 +211,9 @@ def test_parse_inspect(stdout, expected):
     (inspect_line(oom="<no value>"), "docker inspect: OOMKilled is not a boolean: '<no value>'"),
     (inspect_line(restarts="many"), "docker inspect: RestartCount is not an integer: 'many'"),
     (inspect_line(exit_code=""), "docker inspect: ExitCode is not an integer: ''"),
+    # More digits than any count: refused (Python's int() would raise its own error past 4300 digits).
+    (inspect_line(restarts="9" * 5000), "docker inspect: RestartCount is not an integer: '" + "9" * 159 + "\u2026'"),
+    (inspect_line(exit_code="1" * 19), "docker inspect: ExitCode is not an integer: '" + "1" * 19 + "'"),
 ])
 def test_parse_inspect_rejects(stdout, message):
     with pytest.raises(InvalidInspectOutput) as excinfo:
