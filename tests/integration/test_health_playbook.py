@@ -3,16 +3,20 @@
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """playbooks/health.yml through the real ansible-playbook against simulated VMs (connection
 local, a generated inventory): exit code, the per-host summary lines, the JUnit XML parsed with
-ElementTree, wait mode's per-poll progress, and errors for a bad custom check."""
+ElementTree, wait mode's per-poll progress; configuration errors (settings, JUnit paths) end the
+run with exit code 1 before any VM is polled; the report is written on the controller even when
+an inventory host is called localhost, never over anything but a regular file."""
 
 from __future__ import annotations
 
 import json
 import os
 import re
+import stat
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
+from pathlib import Path
 
 import pytest
 
@@ -192,9 +196,124 @@ def test_wait_mode_shows_each_poll_and_fails_fast_on_a_fatal_error(tmp_path, ans
     assert cases[("slow", "slow :: engine_serving")] == "failure"
 
 
-def test_bad_custom_check_is_an_error_naming_it(tmp_path, ansible_env):
+# --- configuration errors: exit code 1, before any VM is polled ----------------------------------
+
+COLLECT_TASK = "TASK [gpufleet.vllm.health : Collect the state of the VM]"
+
+
+def error_text(proc) -> str:
+    """Ansible's [ERROR] block (stderr), on one line."""
+    return " ".join(proc.stderr.split())
+
+
+@pytest.mark.parametrize(
+    ("host_vars", "extra_vars", "error"),
+    [
+        ({}, {"health_custom_checks": [{"name": "broken", "expression": "length(vllm.engines"}]},
+         "invalid health settings of host vm-a: health_custom_checks: custom check 'broken': cannot compile JMESPath "
+         "expression 'length(vllm.engines'"),
+        # Deeper than Python's recursion limit.
+        ({}, {"health_custom_checks": [{"name": "deep", "expression": "(" * 3000 + "gpu.status" + ")" * 3000}]},
+         "invalid health settings of host vm-a: health_custom_checks: custom check 'deep': JMESPath expression "
+         + repr("(" * 80) + "... (6010 characters) nests too deeply to compile (Python's recursion limit)"),
+        # A host's own thresholds: NaN compares false with every reading, so it would never fail.
+        ({"vm-b": {"health_thresholds": {"kv_cache_pct": {"warn": 70, "fail": "nan"}}}}, {},
+         "invalid health settings of host vm-b: health_thresholds: threshold 'kv_cache_pct.fail' must be a finite "
+         "number, not 'nan'"),
+        # What the role's argument specs refuse is refused as early, with the same exit code.
+        ({}, {"health_mode": "watch"}, "invalid health settings of host vm-a: value of health_mode must be one of: "
+                                       "check, wait, got: watch"),
+    ],
+    ids=["custom-check-syntax", "custom-check-recursion", "threshold-nan", "argument-spec"],
+)
+def test_configuration_error_exits_1_naming_it_before_any_vm_is_polled(tmp_path, ansible_env, host_vars, extra_vars,
+                                                                       error):
+    hosts = {"vm-a": {"scenario": "busy"}, "vm-b": {"scenario": "busy"}}
+    for host, settings in host_vars.items():
+        hosts[host].update(settings)
+    junit = tmp_path / "health.xml"
+    proc = playbook(ansible_env, write_inventory(tmp_path, hosts), "-e", f"health_junit_path={junit}",
+                    *(["-e", json.dumps(extra_vars)] if extra_vars else []))
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert error in error_text(proc)
+    assert COLLECT_TASK not in proc.stdout
+    assert "PLAY RECAP" not in proc.stdout
+    assert not junit.exists()
+
+
+def _fifo(folder):
+    os.mkfifo(folder / "pipe")
+    return folder / "pipe"
+
+
+@pytest.mark.parametrize(
+    ("make", "error"),
+    [
+        (lambda folder: folder / "missing" / "health.xml",
+         "the folder of the report path {path} does not exist ({folder}/missing); create it first"),
+        (lambda folder: folder, "{path} is a directory; give the name of a file in it, for example {path}/health.xml"),
+        (lambda folder: "/proc/health.xml", "cannot create the report /proc/health.xml: cannot create a file in /proc: "),
+        # Opened for writing, a FIFO would block the run; as root, a device would be replaced by a file.
+        (_fifo, "{path} is a FIFO (named pipe): a report replaces only a regular file (use /dev/null to discard the report)"),
+        (lambda folder: "/dev/full", "/dev/full is a character device: a report replaces only a regular file"),
+    ],
+    ids=["missing-folder", "directory", "proc", "fifo", "device"],
+)
+def test_junit_path_that_cannot_be_written_exits_1_before_any_vm_is_polled(tmp_path, ansible_env, make, error):
     inventory = write_inventory(tmp_path, {"vm-a": {"scenario": "busy"}})
-    proc = playbook(ansible_env, inventory, "-e",
-                    json.dumps({"health_custom_checks": [{"name": "broken", "expression": "length(vllm.engines"}]}))
-    assert proc.returncode == 2
-    assert "custom check 'broken': cannot compile JMESPath expression 'length(vllm.engines'" in proc.stdout
+    path = make(tmp_path)
+    before = os.lstat(path) if os.path.lexists(path) else None
+    proc = playbook(ansible_env, inventory, "-e", f"health_junit_path={path}", timeout=60)
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert "health_junit_path: " + error.format(path=path, folder=tmp_path) in error_text(proc)
+    assert COLLECT_TASK not in proc.stdout
+    if before is not None:
+        after = os.lstat(path)
+        assert (after.st_mode, after.st_ino, after.st_rdev) == (before.st_mode, before.st_ino, before.st_rdev)
+
+
+def test_dev_null_discards_the_report_and_stays_a_device(tmp_path, ansible_env):
+    before = os.stat("/dev/null")
+    proc = playbook(ansible_env, write_inventory(tmp_path, {"vm-a": {"scenario": "busy"}}), "-e", "health_junit_path=/dev/null")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert summary_lines(proc.stdout) == ["vm-a: OK 12 ok"]
+    after = os.stat("/dev/null")
+    assert stat.S_ISCHR(after.st_mode) and (after.st_ino, after.st_rdev) == (before.st_ino, before.st_rdev)
+
+
+def test_report_that_cannot_be_written_after_the_polls_exits_1_after_the_summary(tmp_path, ansible_env):
+    """The folder is there when the run starts and gone when the report is written (here the VM's
+    docker CLI removes it): the summary is printed, the run ends with 1, no VM is blamed."""
+    reports = tmp_path / "reports"
+    reports.mkdir()
+    inventory = write_inventory(tmp_path, {"vm-a": {"scenario": "busy"}})
+    docker = tmp_path / "docker"
+    docker.write_text(f"#!/bin/sh\nrm -rf '{reports}'\nexec '{tmp_path}/hosts/vm-a/bin/docker' \"$@\"\n")
+    docker.chmod(0o755)
+    data = json.loads(Path(inventory).read_text())
+    data["all"]["hosts"]["vm-a"]["gpufleet_docker_path"] = str(docker)
+    Path(inventory).write_text(json.dumps(data))
+    proc = playbook(ansible_env, inventory, "-e", f"health_junit_path={reports}/health.xml")
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert summary_lines(proc.stdout) == ["vm-a: OK 12 ok"]
+    assert (f"health_junit_path: the folder of the report path {reports}/health.xml does not exist ({reports}); "
+            "create it first") in error_text(proc)
+
+
+def test_host_named_localhost_does_not_receive_the_controller_work(tmp_path, ansible_env):
+    """An inventory host called localhost (a VM, here unreachable) is polled and blamed like any
+    VM; the JUnit report is still written on the controller, not sent over SSH to it."""
+    inventory = write_inventory(tmp_path, {
+        # First, so that it is the host run_once tasks run for.
+        "localhost": {"ansible_connection": "ssh", "ansible_host": "127.0.0.1", "ansible_port": 1},
+        "vm-a": {"scenario": "busy"},
+    })
+    junit = tmp_path / "health.xml"
+    proc = playbook(ansible_env, inventory, "-e", f"health_junit_path={junit}")
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    failed = dict(re.findall(r"^(localhost|vm-a)\s+: ok=\d+\s+changed=\d+\s+unreachable=0\s+failed=(\d)", proc.stdout, re.M))
+    assert failed == {"localhost": "1", "vm-a": "0"}
+    assert summary_lines(proc.stdout) == ["localhost: FAIL 1 failed (reachable), 0 ok", "vm-a: OK 12 ok"]
+    cases = outcomes(parse_junit(junit))
+    assert cases[("localhost", "localhost :: reachable")] == "failure"
+    assert [state for (host, _name), state in cases.items() if host == "vm-a"] == ["ok"] * 12
