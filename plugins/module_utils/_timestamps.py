@@ -45,16 +45,19 @@ def parse_rfc3339(text: str | None) -> datetime.datetime | None:
     try:
         moment = datetime.datetime(year, month, day, hour, minute, second, int(fraction),
                                    tzinfo=datetime.timezone(offset))
-    except ValueError:
+        return moment.astimezone(datetime.timezone.utc)
+    except (ValueError, OverflowError):  # no such date, or out of datetime's range in UTC
         return None
-    return moment.astimezone(datetime.timezone.utc)
 
 
 def format_utc(moment: datetime.datetime | None) -> str | None:
     """ISO 8601 in UTC with microseconds and a ``Z``: the one form the document uses."""
     if moment is None:
         return None
-    return moment.astimezone(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    moment = moment.astimezone(datetime.timezone.utc)
+    # Not strftime: its %Y does not pad years before 1000 to four digits on every platform.
+    return "%04d-%02d-%02dT%02d:%02d:%02d.%06dZ" % (
+        moment.year, moment.month, moment.day, moment.hour, moment.minute, moment.second, moment.microsecond)
 
 
 def utc_now() -> datetime.datetime:

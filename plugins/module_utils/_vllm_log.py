@@ -28,7 +28,7 @@ import datetime
 import re
 
 from ansible_collections.gpufleet.vllm.plugins.module_utils._text import clean_text, strip_escapes
-from ansible_collections.gpufleet.vllm.plugins.module_utils._timestamps import parse_rfc3339
+from ansible_collections.gpufleet.vllm.plugins.module_utils._timestamps import format_utc, parse_rfc3339
 
 LOADING_MESSAGE_LIMIT = 200
 ERROR_MESSAGE_LIMIT = 300
@@ -178,7 +178,7 @@ class _Run:
 # Docker timestamps are compared as fixed-width UTC text ("YYYY-MM-DDTHH:MM:SS.nnnnnnnnn"),
 # which sorts like time: parsing every line into a datetime would cost half the time budget.
 def _stamp_key(moment: datetime.datetime) -> str:
-    return moment.astimezone(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f") + "000"
+    return format_utc(moment)[:-1] + "000"
 
 
 def _split_docker_stamp(line: str) -> tuple[str | None, str]:
@@ -202,9 +202,10 @@ def _logged_at(stamp_key: str | None) -> str | None:
 def _age_s(stamp_key: str | None, now: datetime.datetime) -> float | None:
     """Seconds from the stamp to NOW; 0 for a stamp slightly ahead, None for one ahead by more
     than CLOCK_AHEAD_TOLERANCE_S (reported as the log's clock being ahead, see parse_log_text)."""
-    if stamp_key is None:
+    moment = None if stamp_key is None else parse_rfc3339(stamp_key + "Z")
+    if moment is None:  # no stamp, or one that is no real time (year 0000, Go's zero time)
         return None
-    age = round((now - parse_rfc3339(stamp_key + "Z")).total_seconds(), 1)
+    age = round((now - moment).total_seconds(), 1)
     if age < -CLOCK_AHEAD_TOLERANCE_S:
         return None
     return max(age, 0.0)

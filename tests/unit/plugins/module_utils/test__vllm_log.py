@@ -708,3 +708,15 @@ def test_clock_ahead_message_says_how_far(seconds, text):
 def test_progress_over_100_percent_is_not_progress():
     text = T1 + "Loading safetensors checkpoint shards: 999% Completed | 1/2 [00:01<00:01,  1.00it/s]"
     assert parse(text)["loading"]["progress_pct"] is None
+
+
+@pytest.mark.parametrize("stamp", [
+    "0000-01-01T00:00:00Z",          # no such year
+    "0001-01-01T00:00:00Z",          # Go's zero time ("never")
+    "0002-01-01T00:00:00+23:59",     # before year 2 in UTC
+    "9999-12-31T23:59:59-23:59",     # after year 9999 in UTC
+])
+def test_stamps_outside_real_time_give_no_age(stamp):
+    engines = parse_log_text(stamp + " Engine 000: Avg prompt throughput: 1.0 tokens/s, Running: 1 reqs\n", None,
+                             NOW)["engines"]
+    assert [engine["age_s"] for engine in engines] == [None]
