@@ -1,12 +1,22 @@
 # -*- coding: utf-8 -*-
 # Copyright: gpufleet.vllm contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Frame cost of the dashboard renderer (plugins/plugin_utils/_dashboard.py).
+"""Frame cost of the fleet view (plugins/plugin_utils/_layout.py and the modules it draws with).
 
-Run from the repository root: ``.venv/bin/python benchmarks/render.py [--width 200]``.
-Prints the median milliseconds per frame for 1, 10, 30 and 50 hosts with 8 GPUs each,
-printed in truecolor to an in-memory terminal: cold (empty panel cache, every panel
-rendered) and warm (one panel changed since the previous frame, the clock moved one second).
+Run from the repository root: ``.venv/bin/python benchmarks/render.py [--repeat 5]``.
+For each case (VMs with 8 GPUs each, serving, their results through the health evaluation as
+in production; terminal size) it prints the median milliseconds per frame printed in truecolor
+to an in-memory terminal:
+
+- cold: empty cache, every panel and row rendered;
+- warm: one VM has a new result since the previous frame and the clock moved one second (what
+  the live display does every refresh).
+
+Each figure is also given as a ratio to a baseline measured in the same run: printing a plain
+frame of the same size (every cell a character, one style per line) through the same console.
+The ratio says how much the fleet view costs above merely writing the screen, and changes
+little when the machine is busy; the milliseconds are what an operator gets on this machine.
+``--repeat`` runs everything several times and reports the median of the medians.
 """
 
 from __future__ import annotations
@@ -14,108 +24,116 @@ from __future__ import annotations
 import argparse
 import importlib
 import io
+import os
 import pathlib
 import statistics
 import sys
 import time
 
+ROOT = pathlib.Path(__file__).resolve().parents[1]
 try:
     importlib.import_module("ansible_collections.gpufleet.vllm")
 except ImportError:
     # Outside pytest the checkout is importable through the link scripts/bootstrap makes.
-    sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1] / ".venv" / "collections"))
+    sys.path.insert(0, str(ROOT / ".venv" / "collections"))
+sys.path.insert(0, str(ROOT))
 
-from rich.console import Console
+from rich.console import Console  # noqa: E402
+from rich.segment import Segment  # noqa: E402
+from rich.text import Text  # noqa: E402
 
-from ansible_collections.gpufleet.vllm.plugins.plugin_utils._dashboard import (
-    FleetView,
-    HostView,
-    PanelCache,
-    render_dashboard,
-)
+from ansible_collections.gpufleet.vllm.plugins.plugin_utils._layout import FrameCache, render_frame  # noqa: E402
+from ansible_collections.gpufleet.vllm.plugins.plugin_utils._theme import THEME  # noqa: E402
+from tests.unit.plugins.plugin_utils.fleet_samples import NOW, device, document, eight_gpus, engine, fleet  # noqa: E402
 
-GPUS_PER_HOST = 8
-HOST_COUNTS = (1, 10, 30, 50)
-NOW = 1_800_000_000.0
-
-
-def node_info(host_index: int) -> dict:
-    """A serving 8-GPU host as node_info reports it (schema v1), numbers varied per host."""
-    devices = [
-        {
-            "index": gpu, "uuid": f"GPU-{host_index:04d}-{gpu}", "name": "NVIDIA H100 80GB HBM3",
-            "temperature_c": 40 + (host_index + gpu) % 45, "utilization_pct": (host_index * 7 + gpu * 13) % 101,
-            "power_w": 250.0 + gpu, "power_limit_w": 700.0,
-            "memory_used_mib": 70000 + gpu * 100, "memory_total_mib": 81559,
-        }
-        for gpu in range(GPUS_PER_HOST)
-    ]
-    engine = {
-        "engine": 0, "aggregated_engines": None, "prompt_tps": 1000.0 + host_index, "generation_tps": 80.5,
-        "running": 3, "waiting": 1, "swapped": None, "preemptions": None, "kv_cache_pct": 42.3,
-        "kv_cache_device": "GPU", "cpu_kv_cache_pct": None, "prefix_cache_hit_pct": 18.0,
-        "logged_at": "2026-11-28T01:39:55.000000Z", "age_s": 5.1,
-    }
-    return {
-        "schema_version": 1, "collected_at": "2026-11-28T01:40:00.123456Z",
-        "gpu": {"status": "ok", "message": None, "devices": devices},
-        "container": {
-            "name": "vllm_qwen36_27b", "status": "running", "error_kind": None, "health": "none",
-            "restart_count": 0, "started_at": "2026-11-28T01:30:00.000000Z", "oom_killed": False,
-            "exit_code": 0, "image": "vllm/vllm-openai:latest", "message": None,
-        },
-        "vllm": {
-            "phase": "serving", "log_status": "ok", "message": None, "engines": [engine], "loading": None,
-            "errors": [], "ready": True, "last_log_at": "2026-11-28T01:39:55.000000Z", "log_lines_read": 300,
-        },
-    }
+# (VMs, columns, rows, target warm ms, target cold ms); None: no target.
+CASES = [
+    (6, 240, 70, None, None),
+    (30, 240, 70, 10.0, None),
+    (100, 240, 70, None, None),
+    (300, 240, 70, 20.0, 150.0),
+    (300, 80, 24, None, None),
+]
 
 
-def fleet_of(count: int) -> FleetView:
-    hosts = []
-    for index in range(count):
-        host = HostView(
-            name=f"hyperstack-vm{index + 1}", address=f"hyperstack{index + 1}.wg1", model="Qwen/Qwen3.6-27B-FP8",
-            document=node_info(index), updated_at=NOW - 2, updates=1,
-        )
-        host.generation_history.extend(float(sample % 90) for sample in range(40))
-        hosts.append(host)
-    return FleetView(hosts=hosts, interval_s=5.0, started_at=NOW - 600, warnings=[])
+def fleet_of(count: int):
+    return fleet(*(eight_gpus(f"hyperstack-vm{index + 1}", index + 1, seed=index) for index in range(count)))
 
 
-def frame_ms(console: Console, fleet: FleetView, now: float, cache: PanelCache) -> float:
+def console_of(width: int, height: int) -> Console:
+    return Console(width=width, height=height, force_terminal=True, color_system="truecolor", _environ={},
+                   theme=THEME, file=io.StringIO())
+
+
+def timed_print(console: Console, renderable) -> float:
     console.file = io.StringIO()
     start = time.perf_counter()
-    console.print(render_dashboard(fleet, now, console.width, cache))
+    console.print(renderable)
     return (time.perf_counter() - start) * 1000.0
 
 
-def measure(count: int, width: int, cold_runs: int, warm_runs: int) -> tuple[float, float]:
-    console = Console(width=width, force_terminal=True, color_system="truecolor", _environ={})
-    fleet = fleet_of(count)
-    cold = statistics.median(frame_ms(console, fleet, NOW, PanelCache()) for _run in range(cold_runs))
-    cache = PanelCache()
-    frame_ms(console, fleet, NOW, cache)
+def baseline_ms(width: int, height: int, runs: int) -> float:
+    """Printing a plain WIDTH x HEIGHT screen: the floor under any frame of that size."""
+    console = console_of(width, height)
+    screen = [Text("x" * width, style="green") for _row in range(height - 1)]
+
+    class Plain:
+        def __rich_console__(self, console, options):
+            for line in screen:
+                yield from line.render(console)
+                yield Segment.line()
+
+    return statistics.median(timed_print(console, Plain()) for _run in range(runs))
+
+
+def measure(count: int, width: int, height: int, cold_runs: int, warm_runs: int) -> tuple[float, float]:
+    console = console_of(width, height)
+    view = fleet_of(count)
+    cold = statistics.median(timed_print(console, render_frame(view, NOW, width, height, FrameCache()))
+                             for _run in range(cold_runs))
+    cache = FrameCache()
+    timed_print(console, render_frame(view, NOW, width, height, cache))
     warm = []
     for run in range(warm_runs):
-        changed = fleet.hosts[run % count]
-        changed.updates += 1
-        changed.updated_at = NOW + run
-        warm.append(frame_ms(console, fleet, NOW + run + 1, cache))
+        changed = view.hosts[run % count]
+        devices = [device(gpu, "NVIDIA H100 80GB HBM3", 50 + (run + gpu) % 30, (run * 3 + gpu) % 101)
+                   for gpu in range(8)]
+        changed.record(NOW + run, document=document(devices=devices, engines=[engine(running=run % 9)]),
+                       checks=changed.checks)
+        warm.append(timed_print(console, render_frame(view, NOW + run + 1, width, height, cache)))
     return cold, statistics.median(warm)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--width", type=int, default=200, help="terminal columns (default 200: 3 panels a row)")
     parser.add_argument("--cold-runs", type=int, default=5)
     parser.add_argument("--warm-runs", type=int, default=30)
+    parser.add_argument("--repeat", type=int, default=1, help="run everything N times, report medians")
     args = parser.parse_args()
-    print(f"width {args.width}, {GPUS_PER_HOST} GPUs per host, median ms per frame")
-    print(f"{'hosts':>5}  {'cold ms':>8}  {'warm ms':>8}  {'cold/warm':>9}")
-    for count in HOST_COUNTS:
-        cold, warm = measure(count, args.width, args.cold_runs, args.warm_runs)
-        print(f"{count:>5}  {cold:>8.1f}  {warm:>8.1f}  {cold / warm:>9.1f}")
+    os.environ.setdefault("TZ", "UTC")
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    print(f"8 GPUs per VM, median ms per frame, baseline = printing a plain screen of the same size; "
+          f"load average {load:.2f} on {os.cpu_count()} CPUs")
+    print(f"{'VMs':>4} {'terminal':>8}  {'cold ms':>8} {'warm ms':>8}  {'base ms':>7}  {'cold/base':>9} "
+          f"{'warm/base':>9}  target")
+    results: dict = {}
+    for _repeat in range(args.repeat):
+        for count, width, height, _warm_target, _cold_target in CASES:
+            base = baseline_ms(width, height, args.warm_runs)
+            cold, warm = measure(count, width, height, args.cold_runs, args.warm_runs)
+            results.setdefault((count, width, height), []).append((cold, warm, base))
+    for count, width, height, warm_target, cold_target in CASES:
+        samples = results[(count, width, height)]
+        cold = statistics.median(sample[0] for sample in samples)
+        warm = statistics.median(sample[1] for sample in samples)
+        base = statistics.median(sample[2] for sample in samples)
+        targets = []
+        if warm_target is not None:
+            targets.append(f"warm <= {warm_target:g} ms: {'met' if warm <= warm_target else 'MISSED'}")
+        if cold_target is not None:
+            targets.append(f"cold <= {cold_target:g} ms: {'met' if cold <= cold_target else 'MISSED'}")
+        print(f"{count:>4} {f'{width}x{height}':>8}  {cold:>8.1f} {warm:>8.1f}  {base:>7.2f}  {cold / base:>9.1f} "
+              f"{warm / base:>9.1f}  {'; '.join(targets)}")
 
 
 if __name__ == "__main__":

@@ -68,8 +68,8 @@ options:
 
 import atexit
 import collections
-import json
 import os
+import signal
 import sys
 import threading
 import time
@@ -80,37 +80,41 @@ from ansible.errors import AnsibleError
 from ansible.plugins.callback.default import CallbackModule as DefaultCallbackModule
 from ansible.template import Templar
 
-from ansible_collections.gpufleet.vllm.plugins.module_utils._timestamps import parse_rfc3339
-from ansible_collections.gpufleet.vllm.plugins.plugin_utils._health import HealthError
-from ansible_collections.gpufleet.vllm.plugins.plugin_utils._health import compile_custom_checks
-from ansible_collections.gpufleet.vllm.plugins.plugin_utils._health import evaluate
+from ansible_collections.gpufleet.vllm.plugins.plugin_utils._fleet_state import DEFAULT_WAIT_TIMEOUT_S
+from ansible_collections.gpufleet.vllm.plugins.plugin_utils._fleet_state import HISTORY_LENGTH
+from ansible_collections.gpufleet.vllm.plugins.plugin_utils._fleet_state import FleetState
+from ansible_collections.gpufleet.vllm.plugins.plugin_utils._fleet_state import HostState
+from ansible_collections.gpufleet.vllm.plugins.plugin_utils._fleet_state import health_checks
+from ansible_collections.gpufleet.vllm.plugins.plugin_utils._lines_output import json_line
+from ansible_collections.gpufleet.vllm.plugins.plugin_utils._lines_output import json_record
+from ansible_collections.gpufleet.vllm.plugins.plugin_utils._lines_output import plain_line
 from ansible_collections.gpufleet.vllm.plugins.plugin_utils._thresholds import Thresholds
+from ansible_collections.gpufleet.vllm.plugins.plugin_utils._watch_settings import SettingsError
+from ansible_collections.gpufleet.vllm.plugins.plugin_utils._watch_settings import WatchSettings
+from ansible_collections.gpufleet.vllm.plugins.plugin_utils._watch_settings import watch_settings
 
 try:
     from rich.console import Console
     from rich.live import Live
 
-    from ansible_collections.gpufleet.vllm.plugins.plugin_utils._dashboard import FleetView
-    from ansible_collections.gpufleet.vllm.plugins.plugin_utils._dashboard import HostView
-    from ansible_collections.gpufleet.vllm.plugins.plugin_utils._dashboard import PanelCache
-    from ansible_collections.gpufleet.vllm.plugins.plugin_utils._dashboard import generation_total
-    from ansible_collections.gpufleet.vllm.plugins.plugin_utils._dashboard import json_record
-    from ansible_collections.gpufleet.vllm.plugins.plugin_utils._dashboard import plain_line
-    from ansible_collections.gpufleet.vllm.plugins.plugin_utils._dashboard import render_dashboard
+    from ansible_collections.gpufleet.vllm.plugins.plugin_utils._layout import FrameCache
+    from ansible_collections.gpufleet.vllm.plugins.plugin_utils._layout import render_frame
+    from ansible_collections.gpufleet.vllm.plugins.plugin_utils._theme import THEME
 except ImportError as exc:
     RICH_IMPORT_ERROR: ImportError | None = exc
 else:
     RICH_IMPORT_ERROR = None
 
 NODE_INFO_ACTIONS = frozenset(("gpufleet.vllm.node_info", "node_info"))
+SETTINGS_ACTIONS = frozenset(("gpufleet.vllm.watch_settings", "watch_settings"))
 DOCUMENT_KEYS = ("schema_version", "collected_at", "gpu", "container", "vllm")
-DEFAULT_INTERVAL_S = 5.0
-# hypr's readiness wait: a model loading for longer than this is red, before it yellow.
-DEFAULT_WAIT_TIMEOUT_S = 1800.0
-MIN_INTERVAL_S = 1.0
-HISTORY_LENGTH = 40
 # A frame is redrawn at least this often so that ages and staleness move without new results.
 IDLE_REDRAW_S = 1.0
+# Exit status when the JSON records the user asked for could not be written.
+RECORDS_LOST_EXIT = 1
+# Signals that end ansible-playbook without Ctrl-C's KeyboardInterrupt: the terminal is given
+# back from their handler (atexit does not run when a signal kills the process).
+TERMINATING_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
 
 
 class CallbackModule(DefaultCallbackModule):
@@ -121,14 +125,17 @@ class CallbackModule(DefaultCallbackModule):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self._lock = threading.RLock()
-        self._fleet: FleetView | None = None
-        self._hosts: dict[str, HostView] = {}
+        self._fleet: FleetState | None = None
+        self._hosts: dict[str, HostState] = {}
         self._screen: _LiveScreen | None = None
         self._json_file = None
-        self._thresholds = None
+        self._json_path = None
+        self._records_lost = False
         self._custom_checks: list = []
         self._expected_gpus: dict[str, int | None] = {}
         self._wait_timeout = DEFAULT_WAIT_TIMEOUT_S
+        self._settled = False
+        self._previous_handlers: dict = {}
         atexit.register(self._shutdown)
 
     # -- play set-up ------------------------------------------------------------------------
@@ -145,34 +152,18 @@ class CallbackModule(DefaultCallbackModule):
             raise AnsibleError("the gpufleet.vllm.dashboard callback needs the Python library 'rich' "
                                "on the controller: pip install rich") from RICH_IMPORT_ERROR
         self._play = play
-        interval = max(_to_float(templar.template(play_vars.get("watch_interval", DEFAULT_INTERVAL_S)),
-                                 DEFAULT_INTERVAL_S), MIN_INTERVAL_S)
+        # Until the watch_settings task reports, the defaults (and the environment's view choices).
         try:
-            thresholds = Thresholds.from_mapping(templar.template(play_vars.get("gpufleet_thresholds") or {}))
-            self._custom_checks = templar.template(play_vars.get("gpufleet_custom_checks") or [])
-            compile_custom_checks(self._custom_checks)
-        except (ValueError, HealthError) as exc:
-            raise AnsibleError("gpufleet.vllm.dashboard: %s" % exc) from exc
-        self._thresholds = thresholds
-        self._wait_timeout = _to_float(templar.template(play_vars.get("gpufleet_wait_timeout", DEFAULT_WAIT_TIMEOUT_S)),
-                                       DEFAULT_WAIT_TIMEOUT_S)
+            defaults = watch_settings({}, _environ_choices())
+        except SettingsError:
+            defaults = WatchSettings()  # the watch_settings task reports the bad value
         with self._lock:
             self._hosts = {host.name: host for host in self._host_views(play)}
-            self._fleet = FleetView(hosts=list(self._hosts.values()), interval_s=interval,
-                                    started_at=time.time(), warnings=self._warnings(), thresholds=thresholds)
+            self._fleet = FleetState(hosts=list(self._hosts.values()), started_at=time.time(),
+                                     warnings=self._warnings(), view=defaults.view, sort=defaults.sort)
+            self._settled = False
         self._open_json_lines()
-        if self._use_live_display():
-            self._screen = _LiveScreen(self._fleet, self._lock, self.get_option("redraw_interval"))
-            self._screen.start()
-        else:
-            for warning in self._fleet.warnings:
-                self._display.warning(warning)
-            self._display.display("gpufleet watch: %d hosts, refresh every %gs" % (len(self._hosts), interval))
-        # Hosts that are never polled get their one line (and JSON record) now.
-        now = time.time()
-        for host in self._hosts.values():
-            if not host.provisioned:
-                self._emit(host, now)
+        self._install_signal_handlers()
 
     def _host_views(self, play) -> list:
         variable_manager = play.get_variable_manager()
@@ -192,7 +183,7 @@ class CallbackModule(DefaultCallbackModule):
             provisioned = _truthy(value("hyperstack_provisioned", True))
             expected = value("hyperstack_expected_gpu_count")
             self._expected_gpus[host.name] = int(expected) if str(expected).isdigit() else None
-            views.append(HostView(
+            views.append(HostState(
                 name=host.name,
                 address=_text_or_none(value("ansible_host")) or host.name,
                 model=_text_or_none(value("hyperstack_vllm_model")),
@@ -219,16 +210,55 @@ class CallbackModule(DefaultCallbackModule):
 
     def _open_json_lines(self) -> None:
         path = self.get_option("json_lines_path")
-        if path and self._json_file is None:
-            try:
-                self._json_file = open(path, "a", encoding="utf-8")
-            except OSError as exc:
-                raise AnsibleError("cannot open the dashboard's JSON lines file %s: %s" % (path, exc)) from exc
+        if not path or self._json_file is not None:
+            return
+        self._json_path = path
+        try:
+            self._json_file = open(path, "a", encoding="utf-8")
+        except OSError as exc:
+            # A callback cannot fail a play (Ansible turns its exceptions into warnings), and
+            # polling without the records asked for would lose them: stop here, before any
+            # host is polled.
+            self._display.error("gpufleet.vllm.dashboard: cannot open the JSON lines file %s (GPUFLEET_DASHBOARD_JSON "
+                                "or [gpufleet_dashboard] json_lines_path): %s. Point it at a writable file in an "
+                                "existing directory, or unset it." % (path, exc.strerror or exc), wrap_text=False)
+            raise SystemExit(RECORDS_LOST_EXIT) from None
+
+    # -- signals ------------------------------------------------------------------------------
+
+    def _install_signal_handlers(self) -> None:
+        if self._previous_handlers or threading.current_thread() is not threading.main_thread():
+            return
+        for signum in TERMINATING_SIGNALS:
+            self._previous_handlers[signum] = signal.getsignal(signum)
+            signal.signal(signum, self._on_terminating_signal)
+
+    def _on_terminating_signal(self, signum, frame) -> None:
+        """SIGTERM or SIGHUP: give the terminal back (last frame, cursor shown), keep the JSON
+        lines, then end as Ansible would: its own SIGTERM handler stops the workers and dies
+        of the signal. Ansible has no SIGHUP handler and its workers run in sessions of their
+        own, so a hangup would leave them polling: they get Ansible's SIGTERM treatment."""
+        self._shutdown()
+        ansible_handler = self._previous_handlers.get(signal.SIGTERM)
+        if signum == signal.SIGTERM and callable(ansible_handler):
+            ansible_handler(signum, frame)
+            return
+        for worker in getattr(getattr(ansible_handler, "__self__", None), "_workers", None) or ():
+            if worker is not None and worker.is_alive() and worker.pid:
+                try:
+                    os.kill(worker.pid, signal.SIGTERM)
+                except OSError:
+                    pass
+        signal.signal(signum, signal.SIG_DFL)
+        os.kill(os.getpid(), signum)
 
     # -- results ------------------------------------------------------------------------------
 
     def _is_watched(self, result) -> bool:
         return self._fleet is not None and result.task.action in NODE_INFO_ACTIONS
+
+    def _is_settings(self, result) -> bool:
+        return self._fleet is not None and result.task.action in SETTINGS_ACTIONS
 
     def v2_runner_retry(self, result):
         if self._is_watched(result):
@@ -239,6 +269,8 @@ class CallbackModule(DefaultCallbackModule):
     def v2_runner_on_ok(self, result):
         if self._is_watched(result):
             self._record(result)
+        elif self._is_settings(result):
+            self._settle(result.result.get("settings") or {})
         else:
             super().v2_runner_on_ok(result)
 
@@ -267,7 +299,41 @@ class CallbackModule(DefaultCallbackModule):
             super().v2_playbook_on_stats(stats)
             return
         self._stop_screen()
+        if not self._settled:
+            # The settings were refused (the task's message is above): nothing was polled.
+            super().v2_playbook_on_stats(stats)
+            return
         self._display.display("gpufleet watch ended after %s" % _duration(time.time() - self._fleet.started_at))
+        if self._records_lost:
+            raise SystemExit(RECORDS_LOST_EXIT)
+
+    def _settle(self, settings: dict) -> None:
+        """The validated settings, from the watch_settings task: start showing the fleet."""
+        with self._lock:
+            fleet = self._fleet
+            fleet.interval_s = _number(settings.get("refresh_interval_s"))
+            fleet.view = settings.get("view") or fleet.view
+            fleet.sort = settings.get("sort") or fleet.sort
+            try:
+                fleet.thresholds = Thresholds.from_mapping(settings.get("thresholds") or {})
+            except ValueError:
+                fleet.thresholds = Thresholds()
+            self._custom_checks = list(settings.get("custom_checks") or [])
+            self._wait_timeout = _number(settings.get("wait_timeout_s")) or DEFAULT_WAIT_TIMEOUT_S
+            self._settled = True
+        if self._use_live_display():
+            self._screen = _LiveScreen(self._fleet, self._lock, self.get_option("redraw_interval"))
+            self._screen.start()
+        else:
+            for warning in self._fleet.warnings:
+                self._display.warning(warning)
+            self._display.display("gpufleet watch: %d hosts, refresh every %gs" % (len(self._hosts), fleet.interval_s))
+        # Hosts that are never polled get their one line (and JSON record) now.
+        now = time.time()
+        with self._lock:
+            for host in self._hosts.values():
+                if not host.provisioned:
+                    self._emit(host, now)
 
     def _record(self, result, unreachable: bool = False) -> None:
         payload = result.result
@@ -276,50 +342,57 @@ class CallbackModule(DefaultCallbackModule):
             host = self._hosts.get(result.host.get_name())
             if host is None:
                 return
-            # Each result replaces the previous outcome: at most one of the three is current.
-            host.unreachable = host.failure = None
+            used = _number(payload.get("refresh_interval_s"))
+            if used is not None:
+                # The interval the action really paces at, when it reports it.
+                self._fleet.interval_s = used
+            error = failure = document = None
             if unreachable or payload.get("reachable") is False:
-                host.unreachable = str(payload.get("msg") or "host unreachable")
+                error = str(payload.get("msg") or "host unreachable")
             elif "schema_version" in payload:
-                host.document = {key: payload.get(key) for key in DOCUMENT_KEYS}
+                document = {key: payload.get(key) for key in DOCUMENT_KEYS}
             else:
-                host.failure = str(payload.get("msg") or "node_info failed without a message")
-            host.checks = self._evaluate(host)
-            host.updated_at = now
-            host.updates += 1
-            host.generation_history.append(None if host.unreachable else generation_total(host.document))
+                failure = str(payload.get("msg") or "node_info failed without a message")
+            checks = health_checks(document if document is not None else host.document, unreachable=error,
+                                   failure=failure, thresholds=self._fleet.thresholds,
+                                   expected_gpu_count=self._expected_gpus.get(host.name),
+                                   wait_timeout_s=self._wait_timeout, custom_checks=self._custom_checks)
+            host.record(now, document=document, unreachable=error, failure=failure, checks=checks)
             self._emit(host, now)
-
-    def _evaluate(self, host) -> list:
-        """The health gate's checks of this host, for the panel's colours and the JSON record.
-
-        Check mode, as playbooks/health.yml, except that an engine still loading within
-        gpufleet_wait_timeout of its container's start is a warning (the role's wait mode)."""
-        document = None if host.unreachable or host.failure else host.document
-        vllm = (document or {}).get("vllm") or {}
-        started = parse_rfc3339(((document or {}).get("container") or {}).get("started_at"))
-        collected = parse_rfc3339((document or {}).get("collected_at"))
-        waited = (collected - started).total_seconds() if started and collected else None
-        try:
-            return evaluate(document, self._thresholds, expected_gpu_count=self._expected_gpus.get(host.name),
-                            mode="wait" if vllm.get("phase") == "loading" else "check",
-                            waited_s=waited, wait_timeout_s=self._wait_timeout,
-                            reachable=host.unreachable is None, error=host.unreachable or host.failure,
-                            custom_checks=self._custom_checks)
-        except HealthError as exc:
-            # A custom expression that fails on this host's document: shown, not fatal.
-            return [{"name": "custom_checks", "status": "fail", "message": str(exc)}]
 
     def _emit(self, host, now: float) -> None:
         """Publish one host's new state: a plain line without a terminal, a JSON record when asked,
-        a redraw request with the live display. Called with the lock held or before threads start."""
+        a redraw request with the live display. Called with the lock held."""
         if self._screen:
             self._screen.invalidate()
         else:
-            self._display.display(plain_line(host, now))
+            self._display.display(plain_line(self._fleet, host, now))
         if self._json_file is not None:
-            self._json_file.write(json.dumps(json_record(host, now), sort_keys=True) + "\n")
-            self._json_file.flush()
+            try:
+                self._json_file.write(json_line(json_record(host, now)))
+                self._json_file.flush()
+            except OSError as exc:
+                self._json_lost(exc)
+
+    def _json_lost(self, exc: OSError) -> None:
+        """Once: the error, shown where the operator looks; no more writes; a non-zero exit."""
+        self._records_lost = True
+        message = ("gpufleet.vllm.dashboard: cannot write the JSON lines file %s: %s; no more records are written "
+                   "and the watch will exit with status %d" % (self._json_path, exc.strerror or exc, RECORDS_LOST_EXIT))
+        self._close_json()
+        if self._screen is not None:
+            self._fleet.warnings.append(message)
+            self._screen.invalidate()
+        else:
+            self._display.error(message, wrap_text=False)
+
+    def _close_json(self) -> None:
+        json_file, self._json_file = self._json_file, None
+        if json_file is not None:
+            try:
+                json_file.close()
+            except OSError:
+                pass  # a full disk: the loss was reported when the write failed
 
     # -- teardown --------------------------------------------------------------------------------
 
@@ -332,23 +405,27 @@ class CallbackModule(DefaultCallbackModule):
         # Ctrl-C skips v2_playbook_on_stats: this atexit hook restores the cursor and leaves the
         # last frame on screen.
         self._stop_screen()
-        if self._json_file is not None:
-            self._json_file.close()
-            self._json_file = None
+        self._close_json()
+        if self._records_lost:
+            # Reported once already; said again last, where a scrolled terminal shows it.
+            sys.stderr.write("gpufleet.vllm.dashboard: JSON lines records were lost (see above)\n")
+            self._records_lost = False
 
 
 class _LiveScreen:
     """Owns the rich Live display and redraws it from a thread, at most every ``redraw_interval``
-    seconds and at least every second, so bursts of results cost one frame."""
+    seconds and at least every second, so bursts of results cost one frame. The frame is sized
+    to the terminal at every draw, resizes included."""
 
     def __init__(self, fleet, lock, redraw_interval: float):
         self._fleet = fleet
         self._lock = lock
         self._redraw_interval = max(float(redraw_interval), 0.02)
-        self._console = Console(highlight=False, no_color=C.ANSIBLE_NOCOLOR or None)
-        self._cache = PanelCache()
-        self._live = Live(console=self._console, auto_refresh=False, transient=False,
-                          redirect_stdout=False, redirect_stderr=False)
+        self._console = Console(highlight=False, no_color=C.ANSIBLE_NOCOLOR or None, theme=THEME)
+        self._cache = FrameCache()
+        # Output of other code (Ansible's warnings) goes above the frame rather than through it.
+        self._live = Live(console=self._console, auto_refresh=False, transient=False, vertical_overflow="crop",
+                          redirect_stdout=True, redirect_stderr=True)
         self._dirty = threading.Event()
         self._stopped = threading.Event()
         self._thread = threading.Thread(target=self._run, name="gpufleet-dashboard", daemon=True)
@@ -370,12 +447,15 @@ class _LiveScreen:
             self._draw()
             self._stopped.wait(self._redraw_interval)
 
+    def _frame(self):
+        size = self._console.size
+        return render_frame(self._fleet, time.time(), size.width, size.height, self._cache)
+
     def _draw(self) -> None:
         with self._lock:
-            if self._stopped.is_set() and self._live.is_started is False:
+            if self._stopped.is_set():
                 return
-            frame = render_dashboard(self._fleet, time.time(), self._console.size.width, self._cache)
-            self._live.update(frame, refresh=True)
+            self._live.update(self._frame(), refresh=True)
 
     def stop(self) -> None:
         if self._stopped.is_set():
@@ -383,22 +463,27 @@ class _LiveScreen:
         self._stopped.set()
         self._dirty.set()
         with self._lock:
-            self._live.update(render_dashboard(self._fleet, time.time(), self._console.size.width, self._cache),
-                              refresh=True)
-            self._live.stop()
+            try:
+                self._live.update(self._frame(), refresh=True)
+                self._live.stop()
+            except OSError:
+                pass  # the terminal is gone (a hangup): nothing left to give back
+
+
+def _environ_choices() -> dict:
+    return {name: os.environ[name] for name in ("GPUFLEET_WATCH_VIEW", "GPUFLEET_WATCH_SORT") if name in os.environ}
+
+
+def _number(value) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    return float(value)
 
 
 def _truthy(value) -> bool:
     if isinstance(value, str):
         return value.strip().lower() in ("1", "true", "yes", "on")
     return bool(value)
-
-
-def _to_float(value, default: float) -> float:
-    try:
-        return float(value)
-    except (TypeError, ValueError):
-        return default
 
 
 def _text_or_none(value) -> str | None:
