@@ -188,12 +188,12 @@ def compile_custom_checks(definitions: object) -> list[CustomCheck]:
                               f"(pip install jmespath): {JMESPATH_IMPORT_ERROR}")
         try:
             compiled = jmespath.compile(expression)
-        except JMESPathError as exc:
-            raise HealthError(f"custom check {name!r}: cannot compile JMESPath expression {_shown(expression)}: "
-                              f"{_one_line(exc)}") from exc
         except RecursionError as exc:  # jmespath's parser recurses once per nesting level
             raise HealthError(f"custom check {name!r}: JMESPath expression {_shown(expression)} nests too deeply "
                               "to compile (Python's recursion limit); write it with fewer nested levels") from exc
+        except JMESPathError as exc:
+            raise HealthError(f"custom check {name!r}: cannot compile JMESPath expression {_shown(expression)}: "
+                              f"{_one_line(exc)}") from exc
         checks.append(CustomCheck(str(name), str(expression), str(severity), message and str(message), compiled))
     return checks
 
@@ -244,12 +244,12 @@ def _jmespath_true(value: object) -> bool:
 def _evaluate_custom(check: CustomCheck, document: dict) -> dict:
     try:
         result = check.compiled.search(document)
-    except JMESPathError as exc:
-        raise HealthError(f"custom check {check.name!r}: JMESPath expression {_shown(check.expression)} "
-                          f"failed on this document: {_one_line(exc)}") from exc
     except RecursionError as exc:  # the interpreter recurses once per nesting level of the expression
         raise HealthError(f"custom check {check.name!r}: JMESPath expression {_shown(check.expression)} nests too "
                           "deeply to evaluate (Python's recursion limit); write it with fewer nested levels") from exc
+    except JMESPathError as exc:
+        raise HealthError(f"custom check {check.name!r}: JMESPath expression {_shown(check.expression)} "
+                          f"failed on this document: {_one_line(exc)}") from exc
     shown = clean_text(json.dumps(result, sort_keys=True, default=str), 120)
     if _jmespath_true(result):
         return _check(check.name, OK, f"{check.expression} -> {shown}")
