@@ -14,6 +14,7 @@ import threading
 
 from ansible_collections.gpufleet.vllm.plugins.module_utils import _docker
 from ansible_collections.gpufleet.vllm.plugins.module_utils import _nvidia_smi
+from ansible_collections.gpufleet.vllm.plugins.module_utils import _vllm_http
 from ansible_collections.gpufleet.vllm.plugins.module_utils import _vllm_log
 from ansible_collections.gpufleet.vllm.plugins.module_utils._runner import run_command
 from ansible_collections.gpufleet.vllm.plugins.module_utils._text import byte_size
@@ -43,12 +44,25 @@ def validate_request(container: str, gpu_query_fields) -> None:
 
 def collect(container: str, docker_path: str | None, nvidia_smi_path: str | None, log_lines: int,
             command_timeout: float, gpu_query_fields, serving_fresh_after: float,
+            http_port: int | None = None, http_host: str = "127.0.0.1", http_timeout: float = 5.0,
+            api_key: str | None = None, probe: bool = False, http_collector=_vllm_http.collect_http,
             runner=run_command, clock=utc_now) -> dict:
     """Run the three commands (concurrently: they are independent and each may take a while on
     a loaded VM) and build the document. A failing command never raises: it is classified in
     its section and the other sections are still returned."""
     validate_request(container, gpu_query_fields)
+    try:
+        _vllm_http.validate_host(http_host)
+    except ValueError as exc:
+        raise CollectError(str(exc)) from exc
     results = {}
+
+    def read_http() -> None:
+        # vLLM's HTTP endpoints (http_port set): a second source, read while the commands run.
+        try:
+            results["http"] = http_collector(http_host, http_port, http_timeout, api_key=api_key, probe=probe)
+        except Exception as exc:  # noqa: BLE001 - the HTTP source must never cost the other sections
+            results["http"] = _vllm_http.failed_section("HTTP source failed: %s" % type(exc).__name__)
 
     def run_gpu_query() -> None:
         if nvidia_smi_path is None:
@@ -64,6 +78,8 @@ def collect(container: str, docker_path: str | None, nvidia_smi_path: str | None
                                      keep_tail=True)
 
     workers = [threading.Thread(target=run_gpu_query), threading.Thread(target=run_logs)]
+    if http_port is not None:
+        workers.append(threading.Thread(target=read_http))
     for worker in workers:
         worker.start()
     inspect_result = None
@@ -83,6 +99,7 @@ def collect(container: str, docker_path: str | None, nvidia_smi_path: str | None
         "gpu": gpu,
         "container": container_doc,
         "vllm": vllm,
+        "http": results.get("http"),
     }
 
 

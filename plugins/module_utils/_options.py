@@ -33,6 +33,8 @@ LIMITS: Dict[str, OptionLimits] = {
     "command_timeout": OptionLimits(0, 3600, True, False, "seconds"),
     "serving_fresh_after": OptionLimits(0, 86400, True, False, "seconds"),
     "refresh_interval": OptionLimits(0, 86400, False, False, "seconds"),
+    "http_port": OptionLimits(1, 65535, False, True, "port"),
+    "http_timeout": OptionLimits(0, 600, True, False, "seconds"),
 }
 
 

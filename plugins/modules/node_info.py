@@ -85,6 +85,40 @@ options:
       - Above 0, at most 86400.
     type: float
     default: 30
+  http_port:
+    description:
+      - Port of vLLM's HTTP server on the host. When set, RV(http) reports its C(/health), C(/version),
+        C(/v1/models) and C(/metrics) (latency histograms, token and request counters, queue and KV cache
+        gauges), read while the commands run; when not set, RV(http) is V(null).
+      - The playbooks pass C(gpufleet_vllm_port), which defaults to the inventory's C(hyperstack_vllm_port).
+      - A whole number from 1 to 65535.
+    type: int
+  http_host:
+    description:
+      - Address vLLM listens on, as seen from the host itself. Requests go straight to it, never through a
+        proxy from the environment.
+    type: str
+    default: 127.0.0.1
+  http_timeout:
+    description:
+      - Seconds each HTTP request may take (the whole exchange, body included). When the server refuses or
+        does not answer C(/health), the other endpoints are not tried.
+      - Above 0, at most 600.
+    type: float
+    default: 5
+  api_key:
+    description:
+      - vLLM's C(--api-key), sent as a bearer token to C(/v1/...) paths only (C(/v1/models) and the probe);
+        C(/metrics) and C(/health) need none. Without it, a server started with a key answers those with
+        HTTP 401, reported as C(API key required).
+    type: str
+  probe:
+    description:
+      - Send one C(POST /v1/completions) with C(max_tokens) 1 to the first served model and report its
+        status and latency in RV(http.probe). It costs one tiny request on the server.
+      - Off in the watch loop, on in C(playbooks/health.yml).
+    type: bool
+    default: false
   refresh_interval:
     description:
       - Handled on the controller by the action plugin, for a task that retries itself (the watch loop).
@@ -434,6 +468,45 @@ vllm:
       description: Log lines read (after splitting progress bars on carriage returns).
       type: int
       sample: 300
+http:
+  description:
+    - vLLM's HTTP endpoints, read on the host when O(http_port) is set; V(null) otherwise. A failing endpoint
+      never fails the module. See docs/schema-v1.md for every field.
+    - Each endpoint is a dict with C(status) - V(ok); V(refused) (nothing listens - loading, stopped, or
+      another port); V(timeout); V(http_status) (see C(http_status), for example 503 when the engine is dead);
+      V(not_vllm) (the answer is not vLLM's); V(too_large) (over the size cap); V(error) - C(http_status) and a
+      C(message) saying what failed.
+  type: dict
+  returned: unless RV(reachable=false)
+  contains:
+    url:
+      description: The server read, C(http://HOST:PORT).
+      type: str
+      sample: "http://127.0.0.1:11434"
+    health:
+      description: C(GET /health) - 200 serving, 503 (0.11+) or 500 engine dead.
+      type: dict
+    version:
+      description: C(GET /version), with C(version) the vLLM version.
+      type: dict
+    models:
+      description: C(GET /v1/models), with C(models) a list of C(id) and C(max_model_len).
+      type: dict
+    metrics:
+      description:
+        - C(GET /metrics) in the Prometheus text format, with C(engines) (one entry per C(engine) label, V0
+          servers have one with C(engine) V(null)) and C(http_requests) (the API server's requests by status
+          class, C(2xx)/C(4xx)/C(5xx)).
+        - Each engine has the counters C(prompt_tokens_total), C(generation_tokens_total), C(preemptions_total),
+          C(prefix_cache_queries_total), C(prefix_cache_hits_total), C(requests_finished) (by C(finished_reason)),
+          the gauges C(running), C(waiting), C(kv_cache_pct), and C(histograms) C(ttft_s), C(itl_s) (time per output
+          token before vLLM 0.10.2), C(e2e_s), C(queue_s) as cumulative C(buckets) C([[le, count], ...]) (the
+          C(+Inf) bucket is C(count)), C(count) and C(sum). Rates and percentiles are computed on the controller.
+      type: dict
+    probe:
+      description: With O(probe=true), C(POST /v1/completions) with C(max_tokens) 1 - C(status), C(http_status),
+        C(latency_s), C(model) and the error body's C(message); V(null) without O(probe).
+      type: dict
 """
 
 from ansible.module_utils.basic import AnsibleModule
@@ -454,6 +527,11 @@ def main() -> None:
             "command_timeout": {"type": "float", "default": 10},
             "gpu_query_fields": {"type": "list", "elements": "str", "default": list(DEFAULT_QUERY_FIELDS)},
             "serving_fresh_after": {"type": "float", "default": 30},
+            "http_port": {"type": "int"},
+            "http_host": {"type": "str", "default": "127.0.0.1"},
+            "http_timeout": {"type": "float", "default": 5},
+            "api_key": {"type": "str", "no_log": True},
+            "probe": {"type": "bool", "default": False},
             # Both consumed by the action plugin on the controller; accepted here so that the
             # documentation and the argument spec agree.
             "refresh_interval": {"type": "float", "default": 0},
@@ -476,6 +554,11 @@ def main() -> None:
             command_timeout=params["command_timeout"],
             gpu_query_fields=params["gpu_query_fields"],
             serving_fresh_after=params["serving_fresh_after"],
+            http_port=params["http_port"],
+            http_host=params["http_host"],
+            http_timeout=params["http_timeout"],
+            api_key=params["api_key"] or None,
+            probe=params["probe"],
         )
     except CollectError as exc:
         module.fail_json(msg=str(exc))
