@@ -34,7 +34,9 @@ options:
   display_mode:
     description:
       - V(auto) draws the live dashboard when standard output is a terminal and verbosity is below C(-vv),
-        else plain lines. V(live) and V(lines) force one or the other.
+        else plain lines. Under ansible-runner (and so AWX, AAP and ansible-navigator) V(auto) is plain lines, as
+        the job's output is a log, even though the runner gives ansible-playbook a terminal.
+        V(live) and V(lines) force one or the other.
     type: str
     default: auto
     choices: [auto, live, lines]
@@ -66,6 +68,36 @@ options:
         key: redraw_interval
 """
 
+EXAMPLES = r"""
+# The dashboard shows a play only when it is the stdout callback. From the collection installed with
+# ansible-galaxy (it needs rich and jmespath in the controller's Python: pip install rich jmespath):
+#
+#   ANSIBLE_STDOUT_CALLBACK=gpufleet.vllm.dashboard ansible-playbook -i hosts.yml gpufleet.vllm.watch
+#
+# or once for a project, in its ansible.cfg (plays that do not set gpufleet_dashboard print exactly as
+# with the default callback, so it can stay on):
+#
+#   [defaults]
+#   stdout_callback = gpufleet.vllm.dashboard
+#
+# Under ansible-runner, AWX, AAP or ansible-navigator, set ANSIBLE_STDOUT_CALLBACK=gpufleet.vllm.dashboard
+# in the job's environment (ansible-runner: env/envvars) and bound the watch with watch_cycles: the runner
+# keeps it in lines mode, one event per host per refresh.
+#
+#   ansible-runner run /srv/job -p watch.yml --cmdline '-e watch_cycles=3'
+#
+# Your own play on the dashboard: set the play variable and poll with node_info.
+- name: Watch two VMs
+  hosts: gpu_vms
+  gather_facts: false
+  vars:
+    gpufleet_dashboard: true
+  tasks:
+    - name: Refresh node state
+      gpufleet.vllm.node_info:
+        container: vllm_qwen
+"""
+
 import atexit
 import collections
 import os
@@ -88,6 +120,7 @@ from ansible_collections.gpufleet.vllm.plugins.plugin_utils._fleet_state import 
 from ansible_collections.gpufleet.vllm.plugins.plugin_utils._lines_output import json_line
 from ansible_collections.gpufleet.vllm.plugins.plugin_utils._lines_output import json_record
 from ansible_collections.gpufleet.vllm.plugins.plugin_utils._lines_output import plain_line
+from ansible_collections.gpufleet.vllm.plugins.plugin_utils._stdout_callback import under_job_runner
 from ansible_collections.gpufleet.vllm.plugins.plugin_utils._thresholds import Thresholds
 from ansible_collections.gpufleet.vllm.plugins.plugin_utils._watch_settings import SettingsError
 from ansible_collections.gpufleet.vllm.plugins.plugin_utils._watch_settings import WatchSettings
@@ -206,6 +239,9 @@ class CallbackModule(DefaultCallbackModule):
         mode = self.get_option("display_mode")
         if mode != "auto":
             return mode == "live"
+        # ansible-runner (AWX, AAP, ansible-navigator) runs the play in a pty, but its output is a job log.
+        if under_job_runner(self.CALLBACK_NAME, os.environ):
+            return False
         return sys.stdout.isatty() and os.environ.get("TERM") != "dumb" and self._display.verbosity < 2
 
     def _open_json_lines(self) -> None:

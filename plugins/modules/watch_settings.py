@@ -15,6 +15,9 @@ description:
     defaults and returns the values to use; a bad value fails the task, and so the play, with a message
     that names the variable, the value and what is accepted, before any host is polled.
   - Runs on the controller (an action plugin); it connects to no host.
+  - Fails first, before checking any setting, when the stdout callback is not C(gpufleet.vllm.dashboard)
+    (under ansible-runner, when the callback its C(awx_display) wraps is not), with a message that says how
+    to turn the dashboard on (E(ANSIBLE_STDOUT_CALLBACK) or C(stdout_callback) in C(ansible.cfg)).
   - Options left unset (or V(null)) take their defaults. O(watch_view) and O(watch_sort) fall back to the
     environment variables E(GPUFLEET_WATCH_VIEW) and E(GPUFLEET_WATCH_SORT).
 author:
