@@ -464,6 +464,7 @@ class _LiveScreen:
                           redirect_stdout=True, redirect_stderr=True)
         self._dirty = threading.Event()
         self._stopped = threading.Event()
+        self._size = None
         self._thread = threading.Thread(target=self._run, name="gpufleet-dashboard", daemon=True)
 
     def start(self) -> None:
@@ -491,6 +492,12 @@ class _LiveScreen:
         with self._lock:
             if self._stopped.is_set():
                 return
+            size = self._console.size
+            if self._size is not None and size != self._size:
+                # The terminal re-wrapped the old frame to the new width: redrawing in place
+                # would leave its pieces above the new one.
+                self._console.clear()
+            self._size = size
             self._live.update(self._frame(), refresh=True)
 
     def stop(self) -> None:
