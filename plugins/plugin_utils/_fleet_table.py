@@ -24,6 +24,7 @@ from ansible_collections.gpufleet.vllm.plugins.plugin_utils._theme import NULL, 
 
 GAP = 1
 MESSAGE_MIN_WIDTH = 24
+NAMED_MESSAGE_WIDTH = 50
 NAME_WIDTH_LIMIT = 24
 TEXT_COLUMN_LIMIT = 18
 # Dropped in this order when the terminal is too narrow for every column.
@@ -95,14 +96,16 @@ def _state_word(host: HostState, severity: Severity) -> str:
     return STATE_WORDS.get(host.state, host.state)
 
 
-def _message(fleet: FleetState, host: HostState, severity: Severity, now: float) -> tuple[str, Style]:
+def _message(fleet: FleetState, host: HostState, severity: Severity, now: float, width: int) -> tuple[str, Style]:
     if severity == Severity.NOT_PROVISIONED:
         return text(host.not_provisioned_reason) or "not provisioned", style("muted")
     if severity == Severity.UNREACHABLE:
         return text(host.unreachable) or NA, health_style("fail")
     worst = host.worst_check()
     if worst is not None and (severity.is_problem or severity == Severity.LOADING):
-        return f"{worst.get('name')}: {worst.get('message')}", health_style(worst.get("status"))
+        # In a narrow column the message says more than the check's name.
+        named = f"{worst.get('name')}: " if width >= NAMED_MESSAGE_WIDTH else ""
+        return f"{named}{worst.get('message')}", health_style(worst.get("status"))
     if severity == Severity.STALE:
         return f"no result for {now - host.reference_time(fleet.started_at):.0f}s", style("notice")
     if severity == Severity.PENDING:
@@ -147,7 +150,7 @@ def row_line(fleet: FleetState, host: HostState, severity: Severity, now: float,
         return entry[1]
     colour = health_style(host.health)
     figures = _figures(fleet, host, now)
-    message, message_style = _message(fleet, host, severity, now)
+    message, message_style = _message(fleet, host, severity, now, columns[-1].width)
     segments = []
     for position, column in enumerate(columns):
         if column.key == "name":

@@ -17,7 +17,7 @@ import re
 from collections.abc import Mapping
 
 from ansible_collections.gpufleet.vllm.plugins.plugin_utils._fleet_state import DEFAULT_WAIT_TIMEOUT_S, SORTS, VIEWS
-from ansible_collections.gpufleet.vllm.plugins.plugin_utils._health import HealthError, compile_custom_checks
+from ansible_collections.gpufleet.vllm.plugins.plugin_utils._health import HealthError, validate_settings
 from ansible_collections.gpufleet.vllm.plugins.plugin_utils._thresholds import Thresholds
 
 # Play variables, then environment variables, for the two choices of the view.
@@ -133,19 +133,15 @@ def watch_settings(variables: Mapping, environ: Mapping | None = None) -> WatchS
         values["command_timeout_s"] = parse_duration("gpufleet_command_timeout", given("gpufleet_command_timeout"))
     if given("gpufleet_wait_timeout") is not None:
         values["wait_timeout_s"] = parse_duration("gpufleet_wait_timeout", given("gpufleet_wait_timeout"))
-    thresholds = given("gpufleet_thresholds")
-    if thresholds is not None:
-        if not isinstance(thresholds, Mapping):
-            raise _refuse("gpufleet_thresholds", thresholds, "a mapping such as {kv_cache_pct: {warn: 70, fail: 90}}")
-        try:
-            values["thresholds"] = Thresholds.from_mapping(dict(thresholds))
-        except ValueError as exc:
-            raise SettingsError(f"gpufleet_thresholds: {exc}") from exc
-    custom = given("gpufleet_custom_checks")
+    thresholds, custom = given("gpufleet_thresholds"), given("gpufleet_custom_checks")
+    if thresholds is not None and not isinstance(thresholds, Mapping):
+        raise _refuse("gpufleet_thresholds", thresholds, "a mapping such as {kv_cache_pct: {warn: 70, fail: 90}}")
+    try:
+        # The health gate's own check of both, so the watch accepts exactly what the gate does.
+        values["thresholds"], _compiled = validate_settings(dict(thresholds or {}), custom)
+    except HealthError as exc:
+        variable = "gpufleet_custom_checks" if "custom check" in str(exc) else "gpufleet_thresholds"
+        raise SettingsError(f"{variable}: {exc}") from exc
     if custom is not None:
-        try:
-            compile_custom_checks(custom)
-        except HealthError as exc:
-            raise SettingsError(f"gpufleet_custom_checks: {exc}") from exc
         values["custom_checks"] = tuple(custom)
     return dataclasses.replace(defaults, **values)

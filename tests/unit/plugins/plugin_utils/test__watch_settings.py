@@ -53,6 +53,10 @@ def test_min_interval_zero_lets_the_interval_through():
     ({"gpufleet_thresholds": {"kv_cache_pct": {"warn": 90, "fail": 80}}},
      "gpufleet_thresholds: threshold 'kv_cache_pct': warn (90) is above fail (80)"),
     ({"gpufleet_thresholds": "hot"}, "gpufleet_thresholds='hot' is not accepted: expected a mapping"),
+    ({"gpufleet_thresholds": {"temperature_c": {"fail": float("nan")}}},
+     "gpufleet_thresholds: threshold 'temperature_c.fail' must be a finite number, not nan"),
+    ({"gpufleet_custom_checks": [{"name": "deep", "expression": "[" * 3000 + "]" * 3000}]},
+     "gpufleet_custom_checks: custom check 'deep':"),
     ({"gpufleet_custom_checks": [{"name": "x", "expression": "a[["}]},
      "gpufleet_custom_checks: custom check 'x': cannot compile JMESPath expression"),
 ])
