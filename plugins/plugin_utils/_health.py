@@ -37,6 +37,7 @@ import xml.etree.ElementTree as ET
 from collections.abc import Iterable, Mapping, Sequence
 
 from ansible_collections.gpufleet.vllm.plugins.module_utils._text import clean_text
+from ansible_collections.gpufleet.vllm.plugins.plugin_utils._serving import format_seconds, serving_figures, window_text
 from ansible_collections.gpufleet.vllm.plugins.plugin_utils._thresholds import Band, Level, Thresholds
 
 try:
@@ -65,6 +66,11 @@ BUILTIN_CHECKS = (
     "kv_cache",
     "engine_stalled",
     "stats_fresh",
+    "http_health",
+    "inference_probe",
+    "ttft_p90_s",
+    "itl_p90_s",
+    "request_errors_pct",
 )
 MESSAGE_LIMIT = 400
 JUNIT_SUITE = "gpufleet.vllm.health"
@@ -466,6 +472,73 @@ def _stats_fresh_check(engines: list, stale_after_s: float) -> dict:
     return _check("stats_fresh", OK, f"no stats older than {_fmt(stale_after_s)} s while requests were in flight")
 
 
+# HTTP answers of /health that mean the engine is dead: 503 from vLLM 0.11, 500 before.
+_ENGINE_DEAD_STATUSES = (500, 503)
+# Engine phases (from the log) that already explain why nothing listens on the port.
+_PHASES_WITHOUT_SERVER = ("loading", "stopped", "failed")
+
+
+def _http_checks(document: Mapping, previous: Mapping | None, context: _Context) -> list[dict]:
+    """The checks of vLLM's HTTP endpoints (node_info's ``http`` section): /health, the probe, and
+    the latency and error figures of /metrics over the window since PREVIOUS (the same host's
+    preceding document) or since the server started. Each is left out when its input is."""
+    http = _section(document.get("http"))
+    if not http:
+        return []
+    checks = []
+    health = _section(http.get("health"))
+    status, code = health.get("status"), _number(health.get("http_status"))
+    reason = _text(health.get("message")) or "no reason given"
+    phase = _section(document.get("vllm")).get("phase")
+    if status == "ok":
+        checks.append(_check("http_health", OK, f"GET /health answered {_fmt(code) if code is not None else 'OK'}"))
+    elif status == "http_status" and code in _ENGINE_DEAD_STATUSES:
+        checks.append(_check("http_health", FAIL, f"engine dead: GET /health answered HTTP {_fmt(code)}"))
+    elif status in ("refused", "timeout") and phase not in _PHASES_WITHOUT_SERVER:
+        checks.append(context.pending("http_health", reason))
+    elif status in ("http_status", "not_vllm", "too_large", "error"):
+        checks.append(_check("http_health", FAIL, reason))
+    probe = http.get("probe")
+    if isinstance(probe, Mapping) and not (probe.get("status") in ("refused", "timeout")
+                                           and phase in _PHASES_WITHOUT_SERVER):
+        checks.append(_probe_check(probe, context.thresholds.probe_latency_s))
+    figures = serving_figures(document, previous)
+    if figures is None:
+        return checks
+    when = window_text(figures)
+    for name, key, band in (("ttft_p90_s", "ttft_s", context.thresholds.ttft_p90_s),
+                            ("itl_p90_s", "itl_s", context.thresholds.itl_p90_s)):
+        latency = figures.get(key)
+        if not latency or latency.get("p90") is None:
+            continue
+        at_least = "at least " if latency.get("over_highest_bucket") else ""
+        status = _LEVEL_STATUS[band.level(latency["p90"])]
+        checks.append(_check(name, status, (
+            f"p90 {at_least}{format_seconds(latency['p90'])} (p50 {format_seconds(latency['p50'])}, "
+            f"p99 {at_least}{format_seconds(latency['p99'])}; {_fmt(latency['count'])} observations {when}; "
+            f"{_band_text(band, ' s')})")))
+    errors_pct = figures.get("errors_pct")
+    if errors_pct is not None:
+        band = context.thresholds.request_errors_pct
+        checks.append(_check("request_errors_pct", _LEVEL_STATUS[band.level(errors_pct)], (
+            f"{_fmt(errors_pct)}% errors ({_fmt(figures['errors'])} aborted, failed or HTTP 5xx of "
+            f"{_fmt(figures['requests'] or 0)} finished {when}; {_band_text(band, '%')})")))
+    return checks
+
+
+def _probe_check(probe: Mapping, slow_s: float) -> dict:
+    latency = _number(probe.get("latency_s"))
+    model = _text(probe.get("model"), 100)
+    what = f"1-token completion of {model}" if model else "1-token completion"
+    if probe.get("status") != "ok":
+        took = f" after {format_seconds(latency)}" if latency is not None else ""
+        return _check("inference_probe", FAIL, f"{what} failed{took}: {_text(probe.get('message')) or probe.get('status')}")
+    if latency is not None and latency > slow_s:
+        return _check("inference_probe", WARN, f"{what} answered in {format_seconds(latency)} "
+                                               f"(warn above {format_seconds(slow_s)})")
+    return _check("inference_probe", OK, f"{what} answered in {format_seconds(latency)}")
+
+
 def evaluate(
     document: Mapping | None,
     thresholds: Thresholds,
@@ -477,6 +550,7 @@ def evaluate(
     reachable: bool = True,
     error: str | None = None,
     custom_checks: Sequence[Mapping] = (),
+    previous: Mapping | None = None,
 ) -> list[dict]:
     """Checks of one host, in a fixed order (``BUILTIN_CHECKS``, then the custom checks).
 
@@ -518,6 +592,7 @@ def evaluate(
         checks.append(_stats_fresh_check(engines, thresholds.stats_stale_s))
     else:
         serving = None
+    checks += _http_checks(document, previous, context)
     # While a wait goes on, an expression over a half-loaded engine would fail for nothing.
     if mode == "check" or (serving is not None and serving["status"] == OK):
         plain = _plain(document)

@@ -59,6 +59,14 @@ class Thresholds:
     stale_intervals: float = 3.0
     # Newest stats line older than this (seconds) while requests run: engine may be hung.
     stats_stale_s: float = 60.0
+    # Serving latency from vLLM's /metrics, p90 over the refresh window (or since the server
+    # started, for a single collection), seconds: time to first token and inter-token latency.
+    ttft_p90_s: Band = Band(2.0, 5.0)
+    itl_p90_s: Band = Band(0.1, 0.25)
+    # Requests aborted or failed by the engine, plus HTTP 5xx answers, in percent of requests.
+    request_errors_pct: Band = Band(1.0, 5.0)
+    # A one-token probe slower than this (seconds) warns; an error or a timeout fails.
+    probe_latency_s: float = 10.0
 
     @classmethod
     def from_mapping(cls, values: dict) -> Thresholds:

@@ -6,10 +6,16 @@ as a table of settings -> the error naming the host, the variable and the thresh
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 from ansible.errors import AnsibleFilterError
 
 from ansible_collections.gpufleet.vllm.plugins.filter import check_health_settings as settings_filter
+from ansible_collections.gpufleet.vllm.plugins.plugin_utils._thresholds import Thresholds
+
+# Every threshold name, as the error message lists them.
+KNOWN_THRESHOLDS = ", ".join(sorted(field.name for field in dataclasses.fields(Thresholds)))
 
 # The role's defaults once templated (roles/health/defaults/main.yml).
 DEFAULTS = {
@@ -53,8 +59,8 @@ def test_defaults_and_good_settings_pass():
         ({"health_command_timeout": -1}, ["health_command_timeout: must be 0 or more, not -1"]),
         # Every problem at once, each variable named once.
         ({"health_thresholds": {"kv": 1}, "health_wait_timeout": "nan"},
-         ["health_thresholds: unknown threshold 'kv'; known: kv_cache_pct, memory_pct, restart_count, stale_intervals, "
-          "stats_stale_s, temperature_c, utilization_pct", "health_wait_timeout: must be a finite number, not 'nan'"]),
+         ["health_thresholds: unknown threshold 'kv'; known: " + KNOWN_THRESHOLDS,
+          "health_wait_timeout: must be a finite number, not 'nan'"]),
     ],
 )
 def test_bad_settings_are_named(changes, problems):

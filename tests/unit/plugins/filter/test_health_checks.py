@@ -9,6 +9,7 @@ tests/unit/plugins/plugin_utils/test__health.py."""
 from __future__ import annotations
 
 import copy
+import dataclasses
 import xml.etree.ElementTree as ET
 
 import pytest
@@ -18,6 +19,7 @@ from ansible_collections.gpufleet.vllm.plugins.filter import health_checks as ch
 from ansible_collections.gpufleet.vllm.plugins.filter import health_junit as junit_filter
 from ansible_collections.gpufleet.vllm.plugins.filter import health_progress as progress_filter
 from ansible_collections.gpufleet.vllm.plugins.filter import health_summary as summary_filter
+from ansible_collections.gpufleet.vllm.plugins.plugin_utils._thresholds import Thresholds
 
 # What the action plugin returns around the document of a healthy one-GPU VM.
 RESULT = {
@@ -118,8 +120,8 @@ def test_filter_does_not_change_its_input():
     [
         (("not a result",), {}, "health_checks: input must be a registered node_info result, not str"),
         ((RESULT,), {"thresholds": {"kv_cache": {"warn": 1}}},
-         "health_checks: unknown threshold 'kv_cache'; known: kv_cache_pct, memory_pct, restart_count, stale_intervals, "
-         "stats_stale_s, temperature_c, utilization_pct"),
+         "health_checks: unknown threshold 'kv_cache'; known: "
+         + ", ".join(sorted(field.name for field in dataclasses.fields(Thresholds)))),
         ((RESULT,), {"thresholds": {"kv_cache_pct": {"warn": "lots"}}},
          "health_checks: threshold 'kv_cache_pct.warn' must be a number, not 'lots'"),
         ((RESULT,), {"expected_gpu_count": "four"}, "health_checks: expected_gpu_count must be a whole number >= 0, not 'four'"),

@@ -8,6 +8,7 @@ threshold validation the evaluation relies on (plugin_utils/_thresholds.py)."""
 from __future__ import annotations
 
 import copy
+import dataclasses
 import inspect
 import re
 import sys
@@ -561,8 +562,8 @@ def test_thresholds_merge_over_defaults():
 @pytest.mark.parametrize(
     ("mapping", "message"),
     [
-        ({"kv_cache": {"warn": 1}}, "unknown threshold 'kv_cache'; known: kv_cache_pct, memory_pct, restart_count, "
-                                    "stale_intervals, stats_stale_s, temperature_c, utilization_pct"),
+        ({"kv_cache": {"warn": 1}}, "unknown threshold 'kv_cache'; known: "
+                                    + ", ".join(sorted(field.name for field in dataclasses.fields(Thresholds)))),
         ({"kv_cache_pct": 90}, "threshold 'kv_cache_pct' must be a mapping with 'warn' and/or 'fail'"),
         ({"kv_cache_pct": {"warn": 1, "crit": 2}}, "threshold 'kv_cache_pct' must be a mapping with 'warn' and/or 'fail'"),
         ({"kv_cache_pct": {"warn": "high"}}, "threshold 'kv_cache_pct.warn' must be a number, not 'high'"),
