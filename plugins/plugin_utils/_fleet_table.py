@@ -18,7 +18,7 @@ from rich.segment import Segment
 from rich.style import Style
 
 from ansible_collections.gpufleet.vllm.plugins.plugin_utils._fleet_state import FleetState, HostState, Severity
-from ansible_collections.gpufleet.vllm.plugins.plugin_utils._node_view import NA, short_model, text
+from ansible_collections.gpufleet.vllm.plugins.plugin_utils._node_view import NA, format_age, short_model, text
 from ansible_collections.gpufleet.vllm.plugins.plugin_utils._panels import Line, compact
 from ansible_collections.gpufleet.vllm.plugins.plugin_utils._theme import NULL, health_style, level_style, style
 
@@ -107,10 +107,16 @@ def _message(fleet: FleetState, host: HostState, severity: Severity, now: float,
         named = f"{worst.get('name')}: " if width >= NAMED_MESSAGE_WIDTH else ""
         return f"{named}{worst.get('message')}", health_style(worst.get("status"))
     if severity == Severity.STALE:
-        return f"no result for {now - host.reference_time(fleet.started_at):.0f}s", style("notice")
+        return f"no result for {stale_for(fleet, host, now)}", style("notice")
     if severity == Severity.PENDING:
         return "waiting for the first result", style("muted")
     return "", NULL
+
+
+def stale_for(fleet: FleetState, host: HostState, now: float) -> str:
+    """How long a stale VM has had no result, coarse (``<1m``, ``3m``): a row that changes once
+    a minute rather than every second."""
+    return format_age(now - host.reference_time(fleet.started_at), coarse=True)
 
 
 def _figures(fleet: FleetState, host: HostState, now: float) -> dict[str, tuple[str, Style]]:
@@ -143,7 +149,7 @@ def _figures(fleet: FleetState, host: HostState, now: float) -> dict[str, tuple[
 def row_line(fleet: FleetState, host: HostState, severity: Severity, now: float, columns: list[Column],
              cache: dict) -> Line:
     """The table line of HOST (from CACHE while nothing it shows changed)."""
-    stale_age = int(now - host.reference_time(fleet.started_at)) if severity == Severity.STALE else None
+    stale_age = stale_for(fleet, host, now) if severity == Severity.STALE else None
     key = (host.updates, severity, stale_age, fleet.engines_current(host, now), tuple(columns))
     entry = cache.get(host.name)
     if entry is not None and entry[0] == key:

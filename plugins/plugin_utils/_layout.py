@@ -52,6 +52,7 @@ class FrameCache:
     def __init__(self) -> None:
         self.panels: dict = {}
         self.rows: dict = {}
+        self.columns: tuple | None = None
 
     def retain(self, names: set[str]) -> None:
         for store in (self.panels, self.rows):
@@ -167,10 +168,14 @@ def _label_grid(pairs: list[tuple[HostState, Severity]], width: int, budget: int
     return lines, shown
 
 
-def _table(fleet: FleetState, pairs: list[tuple[HostState, Severity]], now: float, width: int,
-           cache: FrameCache) -> tuple[list[table.Column], Line]:
-    columns = table.columns_for([host for host, _severity in pairs], width)
-    return columns, table.header_line(columns)
+def _table(fleet: FleetState, width: int, cache: FrameCache) -> tuple[list[table.Column], Line]:
+    """The table's columns and header line, measured once per fleet and width (names, addresses
+    and models do not change while a play runs)."""
+    key = (width, tuple(id(host) for host in fleet.hosts))
+    if cache.columns is None or cache.columns[0] != key:
+        columns = table.columns_for(fleet.hosts, width)
+        cache.columns = (key, columns, table.header_line(columns))
+    return cache.columns[1], cache.columns[2]
 
 
 def body(console: Console, fleet: FleetState, pairs: list[tuple[HostState, Severity]], now: float, width: int,
@@ -188,7 +193,7 @@ def body(console: Console, fleet: FleetState, pairs: list[tuple[HostState, Sever
                 return lines
             if fleet.view == "panels":
                 return lines + [_more_line(pairs[shown:], width)]
-    columns, header_line = _table(fleet, pairs, now, width, cache)
+    columns, header_line = _table(fleet, width, cache)
     if 1 + len(pairs) <= budget:
         lines = [header_line] + [table.row_line(fleet, host, severity, now, columns, cache.rows)
                                  for host, severity in pairs]

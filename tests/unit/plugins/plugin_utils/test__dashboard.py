@@ -504,3 +504,13 @@ def test_thresholds_decide_bars_and_checks_alike():
 def test_eight_gpu_panel_lists_every_gpu():
     text = frame(fleet(eight_gpus()), 80, 80)
     assert all(f"GPU{index}" in text for index in range(8))
+
+
+def test_unchanged_table_rows_are_reused():
+    view = mixed_fleet(30)
+    cache = FrameCache()
+    frame(view, 120, 40, NOW, cache)
+    rows = dict(cache.rows)
+    assert rows
+    frame(view, 120, 40, NOW + 1, cache)
+    assert all(cache.rows[name] is entry for name, entry in rows.items())
