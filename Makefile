@@ -1,5 +1,5 @@
 # Entry points of the README. Both set up .venv (scripts/bootstrap) when it is missing.
-.PHONY: demo test sanity lint bootstrap clean
+.PHONY: demo test unit sanity lint bootstrap clean
 
 # make demo DEMO_SIZE=30: a simulated fleet of 30 VMs (scripts/demo -e demo_size=30).
 demo:
@@ -7,6 +7,10 @@ demo:
 
 test:
 	scripts/test
+
+# The unit tests only (parsers, inventory, health, rendering): no ansible processes, no SSH fleet.
+unit: bootstrap
+	.venv/bin/python -m pytest tests/unit -q
 
 sanity: bootstrap
 	scripts/sanity

@@ -5,7 +5,7 @@
 
 Why an action plugin: a task that retries itself (``until``/``retries``) is how the watch loop
 refreshes, and a host that raises "unreachable" leaves that loop for good, even with
-``ignore_unreachable`` (measured, see mechanics.md). With ``unreachable_as_result`` the SSH error
+``ignore_unreachable`` (measured, see docs/dev/mechanics.md). With ``unreachable_as_result`` the SSH error
 comes back as an ordinary result (``reachable: false``), so the next retry reconnects and the host
 rejoins when it recovers. ``refresh_interval`` paces the retries so that collections start every
 N seconds whatever each one took (a plain ``delay`` would add the collection time to every period).

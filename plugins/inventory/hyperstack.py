@@ -3,7 +3,7 @@
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Inventory plugin gpufleet.vllm.hyperstack: one host per hypr VM config (TOML) and its state file.
 
-Implements docs/design.md "Inventory" with the formats of docs/formats.md section 1 (hypr's
+Implements docs/dev/design.md "Inventory" with the formats of docs/dev/formats.md section 1 (hypr's
 TOML schema, state keys, and the ssh options of its watcher).
 """
 
@@ -153,7 +153,7 @@ GROUP_PROVISIONED = "provisioned"
 GROUP_UNPROVISIONED = "unprovisioned"
 # Groups every inventory has.
 ANSIBLE_GROUPS = ("all", "ungrouped")
-# hypr's watcher: ssh -o ServerAliveInterval=5 -o ServerAliveCountMax=3 (formats.md 1.4).
+# hypr's watcher: ssh -o ServerAliveInterval=5 -o ServerAliveCountMax=3 (docs/dev/formats.md 1.4).
 SERVER_ALIVE_INTERVAL = 5
 SERVER_ALIVE_COUNT_MAX = 3
 

@@ -4,7 +4,7 @@
 """docker / podman CLI: the ``container inspect`` and ``logs`` commands, the inspect template's
 output, and the CLI's error texts, turned into the ``container`` section of node_info schema v1.
 
-Format facts: docs/formats.md section 5 (docker CLI 28.2.2, moby and libpod sources). The
+Format facts: docs/dev/formats.md section 5 (docker CLI 28.2.2, moby and libpod sources). The
 inspect template guards ``.State.Health``, which is absent without a HEALTHCHECK and would
 otherwise fail the whole command. Docker 29 reworded the connection errors ("... to the docker
 API at ..."); both wordings are recognised.

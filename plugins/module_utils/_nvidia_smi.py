@@ -4,7 +4,7 @@
 """``nvidia-smi --query-gpu=... --format=csv,noheader,nounits``: the command, its CSV rows and
 its whole-command failures, turned into the ``gpu`` section of node_info schema v1.
 
-Format facts (docs/formats.md section 4, nvidia-smi 535): cells are separated by ``", "``; a
+Format facts (docs/dev/formats.md section 4, nvidia-smi 535): cells are separated by ``", "``; a
 field NVML cannot read prints as ``[<NVML error string>]`` (``[N/A]``, ``[Not Supported]``,
 ``[GPU requires reset]`` ...) or bare ``N/A``; failures such as "couldn't communicate with the
 NVIDIA driver" (exit 9) are printed on STDOUT, not stderr.
@@ -115,7 +115,7 @@ _KNOWN_FIELDS: Dict[str, Tuple[str, Callable[[str], Any]]] = {
     "memory.total": ("memory_total_mib", _to_int),
 }
 
-# Whole-command failure texts (formats.md 4.3). They share stdout with the CSV rows, so the
+# Whole-command failure texts (docs/dev/formats.md 4.3). They share stdout with the CSV rows, so the
 # row parser must recognise and skip them: by how the line starts, since a row's cell can read
 # "[GPU is lost]".
 _DRIVER_NOT_LOADED = "couldn't communicate with the NVIDIA driver"

@@ -6,7 +6,7 @@
 PRIVATE to the collection: not a public API, may change without notice.
 Runs on the managed host: stdlib only, Python >= 3.8.
 
-Implements docs/formats.md section 2 (vLLM 0.6.6 to 0.33 log lines: prefixes and process tags,
+Implements docs/dev/formats.md section 2 (vLLM 0.6.6 to 0.33 log lines: prefixes and process tags,
 V0 and V1 stats lines, loading-phase lines, fatal lines) and section 7 (parser rules), and
 produces the ``vllm`` part of docs/schema-v1.md (``phase`` and ``message`` via `decide_phase`).
 
@@ -88,7 +88,7 @@ ENGINE_KEYS = (
     "logged_at", "age_s",
 )
 
-# --- loading stages (formats.md 2.5), in the order a start goes through them ------------------
+# --- loading stages (docs/dev/formats.md 2.5), in the order a start goes through them ------------------
 LOADING_MARKERS = (
     ("starting", ("vLLM API server version", "vLLM server version", "Using max model len")),
     # "Fetching N files" and "Downloading ..." are huggingface_hub's download bars.
@@ -106,7 +106,7 @@ LOADING_MARKERS = (
 )
 _TQDM_PERCENT_RE = re.compile(r"(\d{1,3})%(?: Completed|\|)")
 
-# --- fatal errors (formats.md 2.6) ------------------------------------------------------------
+# --- fatal errors (docs/dev/formats.md 2.6) ------------------------------------------------------------
 ERROR_MARKERS = (
     ("cuda_oom", ("CUDA out of memory",)),
     ("kv_cache_insufficient", ("No available memory for the cache blocks",

@@ -4,7 +4,7 @@
 """Reading hypr's VM configs (TOML) and state files (JSON): load, merge over defaults, validate.
 
 PRIVATE to the collection: not a public API, may change without notice.
-Implements docs/formats.md section 1 (hypr ``lib/hyperstack/config.rb`` ``ConfigLoader::DEFAULTS``
+Implements docs/dev/formats.md section 1 (hypr ``lib/hyperstack/config.rb`` ``ConfigLoader::DEFAULTS``
 and accessors, state file keys). Controller side (Python >= 3.12, uses ``tomllib``).
 Every value returned here came from a file: callers must treat it as untrusted text.
 """
@@ -37,7 +37,7 @@ MAX_FILE_BYTES = 1024 * 1024
 MAX_FILE_SIZE_TEXT = "1 MiB"
 
 
-# hypr ConfigLoader::DEFAULTS (formats.md 1.2). wireguard_server_ip defaults to nil, which TOML
+# hypr ConfigLoader::DEFAULTS (docs/dev/formats.md 1.2). wireguard_server_ip defaults to nil, which TOML
 # cannot write: None here, and "subnet base + 1" when it is needed.
 DEFAULTS: dict[str, Any] = {
     "auth": {"api_key_file": "~/.hyperstack"},
@@ -107,7 +107,7 @@ _BOOLEAN = "boolean"
 _STRINGS = "array of strings"
 _ANY = "any"
 
-# Keys a preset may override (formats.md 1.2, `[vllm.presets.<name>]`); speculative_config is
+# Keys a preset may override (docs/dev/formats.md 1.2, `[vllm.presets.<name>]`); speculative_config is
 # only shown in newer hypr docs, with no fixed shape.
 _MODEL_KEYS = {
     "model": _STRING,
@@ -188,7 +188,7 @@ _HOSTNAME_RE = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?")
 _INTERFACE_RE = re.compile(r"[a-zA-Z0-9_=+.-]{1,15}")
 _GPU_COUNT_RE = re.compile(r"x(\d+)$")
 
-# State keys the inventory reads, with the JSON types hypr writes (formats.md 1.3).
+# State keys the inventory reads, with the JSON types hypr writes (docs/dev/formats.md 1.3).
 _STATE_STRINGS = (
     "vm_name",
     "region",

@@ -3,7 +3,7 @@
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Stand-in for the ``docker`` CLI: ``[container] inspect`` and ``[container] logs``.
 
-Texts are docker CLI 28.2.2 / moby (formats.md section 5); every error goes to stderr with
+Texts are docker CLI 28.2.2 / moby (docs/dev/formats.md section 5); every error goes to stderr with
 exit status 1. ``logs`` writes each entry to the stream the container wrote it on, stamped
 with RFC3339NanoFixed when ``--timestamps`` is given.
 """
@@ -78,7 +78,7 @@ def _daemon_error(host, name: str, out: Output):
     if fault == "daemon_down":
         return out.finish(1, stderr=DAEMON_DOWN)
     if fault == "permission_denied":
-        # The CLI's first request is GET /containers/<name>/json (formats.md 5).
+        # The CLI's first request is GET /containers/<name>/json (docs/dev/formats.md 5).
         return out.finish(1, stderr=PERMISSION_DENIED % name)
     return None
 

@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: gpufleet.vllm contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""GPU cards and the values ``nvidia-smi --query-gpu`` reports for them (formats.md 4.2, 4.5).
+"""GPU cards and the values ``nvidia-smi --query-gpu`` reports for them (docs/dev/formats.md 4.2, 4.5).
 
 A row is a dict from canonical field name to value: int, float (printed with 2 decimals) or
 str; a str in brackets such as ``[N/A]`` is what nvidia-smi prints for a value NVML cannot
@@ -28,7 +28,7 @@ class Card:
         self.vbios = vbios
 
 
-# Board limits per formats.md 4.5: A100 80GB PCIe 300 W, H100 SXM (HBM3) 700 W.
+# Board limits per docs/dev/formats.md 4.5: A100 80GB PCIe 300 W, H100 SXM (HBM3) 700 W.
 A100 = Card("NVIDIA A100 80GB PCIe", 81920, 571, 300.0, 1410, 1512, "92.00.90.00.04")
 H100 = Card("NVIDIA H100 80GB HBM3", 81559, 521, 700.0, 1980, 2619, "96.00.99.00.01")
 
@@ -65,7 +65,7 @@ def row(card: Card, index: int, load: Load) -> dict:
         "vbios_version": card.vbios,
         "count": None,  # filled in by the caller, it depends on the whole host
         "pstate": "P0",
-        # Data-centre boards are cooled by the chassis: no fan of their own (formats.md 4.5).
+        # Data-centre boards are cooled by the chassis: no fan of their own (docs/dev/formats.md 4.5).
         "fan.speed": NOT_AVAILABLE,
         "temperature.gpu": load.temp,
         "temperature.memory": load.mem_temp,

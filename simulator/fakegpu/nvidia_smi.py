@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: gpufleet.vllm contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Stand-in for ``nvidia-smi`` (535-era texts, formats.md section 4).
+"""Stand-in for ``nvidia-smi`` (535-era texts, docs/dev/formats.md section 4).
 
 ``--query-gpu=F,.. --format=csv[,noheader][,nounits] [-i ID]``, ``-L`` and the plain table.
 Failures print on STDOUT with the man page's exit codes: driver not loaded 9, NVML library
@@ -199,7 +199,7 @@ def answer(host, argv) -> Output:
         return out
     fault = host.nvidia_smi_fault
     # NVML is initialised before the arguments are looked at: even --help-query-gpu fails
-    # this way (formats.md 4.3).
+    # this way (docs/dev/formats.md 4.3).
     if fault == "hang":
         out.hang(HANG_SECONDS)
         return out

@@ -24,7 +24,7 @@ from fakegpu.vllm_text import (
     v1_stats,
 )
 
-DEFAULT_CONTAINER = "vllm_qwen36_27b"  # hypr's [vllm] container_name (formats.md 1.2)
+DEFAULT_CONTAINER = "vllm_qwen36_27b"  # hypr's [vllm] container_name (docs/dev/formats.md 1.2)
 
 V0_6_6 = VllmVersion("0.6.6.post1")
 V0_10_ANSI = VllmVersion("0.10.1.1", colour=True)
@@ -109,13 +109,13 @@ IDLE_AFTER = 615.0
 def _idle_stats(k):
     if START["first_stats"] + k * STATS_INTERVAL_V1 < IDLE_AFTER:
         return [(API, v1_stats(543.2, 43.2, 2, 0, 15.4, 48.8))]
-    # V1 logs one all-zero line after the load stops, then only at DEBUG (formats.md 2.3).
+    # V1 logs one all-zero line after the load stops, then only at DEBUG (docs/dev/formats.md 2.3).
     return [(API, v1_stats(0.0, 0.0, 0, 0, 0.0, 48.8))]
 
 
 def _v033_stats(k):
     if k == 0:
-        # 0.33: no prefix-cache hit rate until requests have been observed (formats.md 2.3).
+        # 0.33: no prefix-cache hit rate until requests have been observed (docs/dev/formats.md 2.3).
         return [(API, v1_stats(0.0, 0.0, 0, 3, 0.0, kv_fetch=(3, 0, 0)))]
     return [(API, v1_stats(2048.0, 133.7, 5, 2, 57.1, 73.4, kv_fetch=(1, 1, 0)))]
 

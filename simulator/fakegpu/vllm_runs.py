@@ -5,7 +5,7 @@
 
 Each function writes into a ``LogScript``; the times come from ``vllm_text.START`` so the GPU
 readings of a loading host follow the same clock. Every text a parser matches is quoted from
-formats.md 2.1-2.6 (cited where used); the filler around them (traceback frames, file:line
+docs/dev/formats.md 2.1-2.6 (cited where used); the filler around them (traceback frames, file:line
 numbers, argument values) only has to look right.
 """
 
@@ -13,8 +13,8 @@ from __future__ import annotations
 
 from fakegpu.vllm_text import API, START, engine, worker
 
-MODEL = "Qwen/Qwen3.6-27B-FP8"  # hypr's [vllm] model default (formats.md 1.2)
-PORT = 11434  # hypr serves vLLM on the Ollama port (formats.md 1.5)
+MODEL = "Qwen/Qwen3.6-27B-FP8"  # hypr's [vllm] model default (docs/dev/formats.md 1.2)
+PORT = 11434  # hypr serves vLLM on the Ollama port (docs/dev/formats.md 1.5)
 
 
 class Deployment:
@@ -58,7 +58,7 @@ def _bar_owners(script):
 
 
 def banner(script, deploy: Deployment, t: float = 0.0) -> None:
-    """formats.md 2.5: ``vLLM API server version %s`` + ``non-default args: %s`` (0.11+);
+    """docs/dev/formats.md 2.5: ``vLLM API server version %s`` + ``non-default args: %s`` (0.11+);
     0.33: ``vLLM server version %s, serving model %s``; ``Using max model len %s`` (0.10.1+)."""
     version = script.version
     if version.release >= (0, 33):
@@ -75,7 +75,7 @@ def _start_loading(script, deploy: Deployment) -> None:
         script.log(START["load_model"], process, "gpu_model_runner.py:2602",
                    "Starting to load model %s..." % deploy.model)
     if script.version.release[:2] == (0, 11):
-        # INFO in 0.11.0 only (DEBUG in 0.33.0), formats.md 2.5.
+        # INFO in 0.11.0 only (DEBUG in 0.33.0), docs/dev/formats.md 2.5.
         script.log(START["load_model"] + 0.6, worker(0), "weight_utils.py:392",
                    "Using model weights format ['*.safetensors']")
 
@@ -129,7 +129,7 @@ def v1_startup(script, deploy: Deployment) -> None:
 
 
 def _compile(script, process) -> None:
-    """torch.compile lines (formats.md 2.5; the verb changed from "takes" to "took" by 0.22)."""
+    """torch.compile lines (docs/dev/formats.md 2.5; the verb changed from "takes" to "took" by 0.22)."""
     version = script.version
     begin, done = START["compile_begin"], START["compile_done"]
     if version.release >= (0, 33):
@@ -164,7 +164,7 @@ def _capture_graphs(script) -> None:
 
 def serving(script, t: float) -> None:
     """``Starting vLLM API server ...`` (wording per version) and uvicorn's start-up lines,
-    which uvicorn writes to stderr as ``INFO:     ...`` (formats.md 2.5)."""
+    which uvicorn writes to stderr as ``INFO:     ...`` (docs/dev/formats.md 2.5)."""
     release = script.version.release
     if release >= (0, 33):
         script.log(t, API, "api_server.py:2021", "Starting vLLM server on http://0.0.0.0:%d" % PORT)
@@ -179,7 +179,7 @@ def serving(script, t: float) -> None:
 
 
 def v0_startup(script, deploy: Deployment) -> None:
-    """vLLM 0.6.6 (V0 engine): no ``[`` in the prefix, no process tags (formats.md 2.1, 2.5)."""
+    """vLLM 0.6.6 (V0 engine): no ``[`` in the prefix, no process tags (docs/dev/formats.md 2.1, 2.5)."""
     script.log(0.0, API, "api_server.py:651", "vLLM API server version %s" % script.version.number)
     script.log(0.01, API, "api_server.py:652",
                "args: Namespace(host='0.0.0.0', port=%d, model='%s', max_model_len=%d, "
@@ -216,7 +216,7 @@ def v0_startup(script, deploy: Deployment) -> None:
 
 
 # ---------------------------------------------------------------------------------------------
-# Failures (formats.md 2.6)
+# Failures (docs/dev/formats.md 2.6)
 
 _SITE = "/usr/local/lib/python3.12/dist-packages/vllm"
 
@@ -270,7 +270,7 @@ _API_CONFIG_FRAMES = (
     "    raise RuntimeError(\n"
 )
 
-# PyTorch's text (formats.md 2.6, current torch): another process still holds 50 GiB.
+# PyTorch's text (docs/dev/formats.md 2.6, current torch): another process still holds 50 GiB.
 CUDA_OOM = (
     "torch.OutOfMemoryError: CUDA out of memory. Tried to allocate 224.00 MiB. GPU 0 has a total "
     "capacity of 79.25 GiB of which 187.75 MiB is free. Process 3981 has 50.12 GiB memory in "
@@ -281,7 +281,7 @@ CUDA_OOM = (
     "documentation for Memory Management  "
     "(https://pytorch.org/docs/stable/notes/cuda.html#environment-variables)"
 )
-# V1 <= 0.27, typo "models's" included (formats.md 2.6).
+# V1 <= 0.27, typo "models's" included (docs/dev/formats.md 2.6).
 KV_CACHE_TOO_SMALL = (
     "ValueError: To serve at least one request with the models's max seq len (262144), (16.00 "
     "GiB KV cache is needed, which is larger than the available KV cache memory (11.42 GiB). "
@@ -302,7 +302,7 @@ KV_CACHE_EXIT_AT = 46.3
 def _engine_failure(script, t: float, inner_frames: str, error: str) -> None:
     """How a V1 engine core dies during start-up: its logger.exception (ERROR, one head per
     traceback line from 0.11), the multiprocessing traceback on stderr, then the API server's
-    RuntimeError (formats.md 2.6)."""
+    RuntimeError (docs/dev/formats.md 2.6)."""
     site = {"site": _SITE}
     core = engine(0)
     script.log(t, core, "core.py:708", "EngineCore failed to start.\n" + _TRACEBACK
@@ -345,5 +345,5 @@ def no_device_run(script, deploy: Deployment) -> None:
 
 
 def engine_died(script, t: float) -> None:
-    """formats.md 2.6: the API server's line when an engine-core process vanishes."""
+    """docs/dev/formats.md 2.6: the API server's line when an engine-core process vanishes."""
     script.log(t, API, "core_client.py:564", ENGINE_DIED, level="ERROR")

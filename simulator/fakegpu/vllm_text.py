@@ -3,7 +3,7 @@
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """What a vLLM container writes to its stdout and stderr, version by version.
 
-The prefixes, tags, tqdm meters and statistics lines follow docs/formats.md section 2 (cited
+The prefixes, tags, tqdm meters and statistics lines follow docs/dev/formats.md section 2 (cited
 where used). A ``LogScript`` collects the writes of one container run as ``(t, stream, text)`` tuples, with
 ``t`` in seconds since the run started; ``fakegpu.logs`` turns them into docker log lines.
 """
@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import time
 
-# formats.md 2.1 "ANSI colour on the tag".
+# docs/dev/formats.md 2.1 "ANSI colour on the tag".
 TAG_COLOUR = "\x1b[1;36m"
 TAG_RESET = "\x1b[0;0m"
 
@@ -33,8 +33,8 @@ START = {
     "server_ready": 55.2,
     "first_stats": 65.0,
 }
-STATS_INTERVAL_V1 = 10.0  # VLLM_LOG_STATS_INTERVAL default (formats.md 2.3)
-STATS_INTERVAL_V0 = 5.0  # _LOCAL_LOGGING_INTERVAL_SEC (formats.md 2.2)
+STATS_INTERVAL_V1 = 10.0  # VLLM_LOG_STATS_INTERVAL default (docs/dev/formats.md 2.3)
+STATS_INTERVAL_V0 = 5.0  # _LOCAL_LOGGING_INTERVAL_SEC (docs/dev/formats.md 2.2)
 
 API = ("api", 0)
 
@@ -51,7 +51,7 @@ _PIDS = {"api": 1, "engine": 272, "worker": 406}
 
 
 class VllmVersion:
-    """How one vLLM release prefixes its console lines (formats.md 2.1)."""
+    """How one vLLM release prefixes its console lines (docs/dev/formats.md 2.1)."""
 
     def __init__(self, number: str, colour: bool = False):
         self.number = number
@@ -124,7 +124,7 @@ class LogScript:
 
     def _write(self, t: float, process, stream: str, text: str) -> None:
         """One write to a process's stream. Before 0.33, vLLM's ``_add_prefix`` wrapper puts
-        the process tag in front of every line the process starts (formats.md 2.1)."""
+        the process tag in front of every line the process starts (docs/dev/formats.md 2.1)."""
         tag = "" if self.version.tag_in_format else self._tag(process)
         if tag:
             key = (pid_of(process, self.tp), stream)
@@ -145,7 +145,7 @@ class LogScript:
         self.writes.append((t, stream, text))
 
     def log(self, t: float, process, fileinfo: str, message: str, level: str = "INFO") -> None:
-        """A logging record: vLLM logs to stdout (VLLM_LOGGING_STREAM, formats.md 2.1)."""
+        """A logging record: vLLM logs to stdout (VLLM_LOGGING_STREAM, docs/dev/formats.md 2.1)."""
         head = self.version.record_head(level, self.start_epoch + t, fileinfo)
         if self.version.tag_in_format:
             head = self._tag(process) + head
@@ -200,7 +200,7 @@ def _bar(fraction: float) -> str:
 
 
 def tqdm_meter(desc: str, n: int, total: int, elapsed: float, with_bar: bool = False) -> str:
-    """One tqdm status text. Without ``with_bar``: vLLM's weight-loading format (formats.md 2.1,
+    """One tqdm status text. Without ``with_bar``: vLLM's weight-loading format (docs/dev/formats.md 2.1,
     ``{desc}: {percentage:3.0f}% Completed | {n_fmt}/{total_fmt} [{elapsed}<{remaining},
     {rate_fmt}]``); with it, tqdm's default ``{desc}: 42%|####      | n/total [...]``."""
     rate = n / elapsed if n and elapsed else None
@@ -217,7 +217,7 @@ def tqdm_meter(desc: str, n: int, total: int, elapsed: float, with_bar: bool = F
 
 
 # ---------------------------------------------------------------------------------------------
-# Statistics lines (formats.md 2.2, 2.3)
+# Statistics lines (docs/dev/formats.md 2.2, 2.3)
 
 
 def v1_stats(prompt, generation, running, waiting, kv, prefix=None, engine_id=0, engines=None,
@@ -241,7 +241,7 @@ def v1_stats(prompt, generation, running, waiting, kv, prefix=None, engine_id=0,
 
 
 def v0_stats(prompt, generation, running, swapped, pending, gpu_kv, cpu_kv) -> str:
-    """V0 ``LoggingStatLogger`` line: no engine prefix, ends with a period (formats.md 2.2)."""
+    """V0 ``LoggingStatLogger`` line: no engine prefix, ends with a period (docs/dev/formats.md 2.2)."""
     return (
         "Avg prompt throughput: %.1f tokens/s, Avg generation throughput: %.1f tokens/s, "
         "Running: %d reqs, Swapped: %d reqs, Pending: %d reqs, GPU KV cache usage: %.1f%%, "

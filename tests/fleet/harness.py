@@ -3,7 +3,7 @@
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """SSH test fleet: N real sshd hosts, each in its own network namespace, for integration tests.
 
-Recipe: /work/shared/docs/mechanics.md "Test hosts in network namespaces". Host k of the machine
+Recipe: docs/dev/mechanics.md "Test hosts in network namespaces". Host k of the machine
 is the network namespace ``gpft-k``, reached through the veth pair ``gpftk`` (root side,
 10.200.k.1/24) / ``eth0`` (inside, 10.200.k.2/24). Its sshd runs in private mount, UTS and PID
 namespaces where the host's simulator dir is bind-mounted at /opt/fakegpu and its own home at
@@ -476,7 +476,7 @@ def scenario_cards() -> dict[str, list[str]]:
 
 
 def host_toml(host: Host, key_path: str, flavor: str) -> str:
-    """hypr VM config (formats.md 1.2) for one fleet host, reached on its namespace address."""
+    """hypr VM config (docs/dev/formats.md 1.2) for one fleet host, reached on its namespace address."""
     spec = host.spec
     return "\n".join([
         "# SSH test fleet host %s: network namespace %s (tests/fleet)." % (spec.name, host.netns),
@@ -518,7 +518,7 @@ def host_toml(host: Host, key_path: str, flavor: str) -> str:
 
 
 def host_state(host: Host, flavor: str, created: datetime.datetime) -> dict[str, Any]:
-    """hypr state file (formats.md 1.3) of a provisioned VM."""
+    """hypr state file (docs/dev/formats.md 1.3) of a provisioned VM."""
     stamp = created.strftime("%Y-%m-%dT%H:%M:%SZ")
     return {
         "vm_id": 90000 + host.index,
@@ -853,7 +853,7 @@ class Fleet:
 
     # Client side --------------------------------------------------------------------------
     def ssh_argv(self, name: str, *remote: str, connect_timeout: int = CONNECT_TIMEOUT_SEC) -> list[str]:
-        """A plain ssh command for host name, with hypr's options (formats.md 1.4)."""
+        """A plain ssh command for host name, with hypr's options (docs/dev/formats.md 1.4)."""
         host = self.host(name)
         return ["ssh", "-i", self.key_path, "-o", "IdentitiesOnly=yes", "-o", "BatchMode=yes",
                 "-o", "StrictHostKeyChecking=accept-new", "-o", "UserKnownHostsFile=" + host.known_hosts,

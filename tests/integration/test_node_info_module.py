@@ -95,7 +95,7 @@ def summary(document) -> dict:
     }
 
 
-# What each scenario's texts mean, from formats.md; the numbers are the scenario's stats line.
+# What each scenario's texts mean, from docs/dev/formats.md; the numbers are the scenario's stats line.
 EXPECTED = {
     "busy": {"gpu": ("ok", 1), "container": ("running", None, 0), "phase": ("serving", "ok"),
              "engines": [(0, None, 1234.5, 87.6, 3, 1, 42.3, 61.2)], "errors": []},

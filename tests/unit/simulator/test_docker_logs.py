@@ -2,7 +2,7 @@
 # Copyright: gpufleet.vllm contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """``docker logs`` of the stand-in, run as a process: tail, timestamps, the stdout/stderr split,
-every run of a restarted container, and the vLLM texts of formats.md section 2 per version."""
+every run of a restarted container, and the vLLM texts of docs/dev/formats.md section 2 per version."""
 
 from __future__ import annotations
 

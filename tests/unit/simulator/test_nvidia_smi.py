@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: gpufleet.vllm contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""The stand-in nvidia-smi, run as a process: CSV rows and the failures of formats.md 4."""
+"""The stand-in nvidia-smi, run as a process: CSV rows and the failures of docs/dev/formats.md 4."""
 
 from __future__ import annotations
 
@@ -109,7 +109,7 @@ def test_failures_print_on_stdout_with_the_man_page_exit_code(make_host, scenari
 
 
 def test_driver_failure_comes_before_argument_checks(make_host):
-    # formats.md 4.3: even --help-query-gpu fails this way, so NVML starts first.
+    # docs/dev/formats.md 4.3: even --help-query-gpu fails this way, so NVML starts first.
     done = make_host("driver-not-loaded").nvidia_smi("--query-gpu=bogus", QUERY)
     assert (done.returncode, done.stdout.decode()) == (9, DRIVER_NOT_LOADED)
 

@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: gpufleet.vllm contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""The simulator's pure helpers, in-process: tqdm meters, stats lines (formats.md 2.2-2.3),
+"""The simulator's pure helpers, in-process: tqdm meters, stats lines (docs/dev/formats.md 2.2-2.3),
 log prefixes per version (2.1), time formats, --since values and the JSON reader."""
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ NOW = 1795827434.0
 @pytest.mark.parametrize("args, expected", [
     (("Loading safetensors checkpoint shards", 0, 46, 0.0),
      "Loading safetensors checkpoint shards:   0% Completed | 0/46 [00:00<?, ?it/s]"),
-    # formats.md 2.1's real line.
+    # docs/dev/formats.md 2.1's real line.
     (("Loading safetensors checkpoint shards", 23, 46, 21.1),
      "Loading safetensors checkpoint shards:  50% Completed | 23/46 [00:21<00:21,  1.09it/s]"),
     (("Loading safetensors checkpoint shards", 4, 11, 8.0),

@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: gpufleet.vllm contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Tests for _docker: CLI texts from docs/formats.md section 5 (docker 28.2.2, moby, libpod);
+"""Tests for _docker: CLI texts from docs/dev/formats.md section 5 (docker 28.2.2, moby, libpod);
 the docker 29 connection wordings are as printed by docker 29.x CLIs in public transcripts."""
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: gpufleet.vllm contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Tests for _nvidia_smi: texts and exit codes from docs/formats.md section 4."""
+"""Tests for _nvidia_smi: texts and exit codes from docs/dev/formats.md section 4."""
 
 from __future__ import annotations
 

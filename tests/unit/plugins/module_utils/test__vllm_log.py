@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: gpufleet.vllm contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Tests for the vLLM docker-log parser; the log texts are the exact ones of docs/formats.md §2."""
+"""Tests for the vLLM docker-log parser; the log texts are the exact ones of docs/dev/formats.md §2."""
 
 from __future__ import annotations
 
