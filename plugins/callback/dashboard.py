@@ -7,23 +7,34 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 name: dashboard
 type: stdout
-short_description: Live dashboard of a GPU fleet watched with gpufleet.vllm.node_info
+short_description: Live view of a GPU fleet watched with gpufleet.vllm.node_info, every VM on one screen
 version_added: 0.1.0
 description:
-  - Draws one panel per VM (GPUs, container, vLLM phase, throughput, requests, KV cache, loading progress,
-    first fatal error, age of the data) from the results of C(gpufleet.vllm.node_info), refreshed as each
-    host reports, in plays that set the play variable C(gpufleet_dashboard=true) (C(playbooks/watch.yml) does).
-  - On a terminal the dashboard redraws in place (rich); without one (CI logs, pipes) it prints one plain
-    line per host per refresh, with no escape codes. It can also write JSON lines for machines.
+  - Shows the fleet from the results of C(gpufleet.vllm.node_info), refreshed as each host reports, in plays
+    that set the play variable C(gpufleet_dashboard=true) (C(playbooks/watch.yml) does).
+  - On a terminal the view is fitted to the terminal's width and height at every frame, resizes included. When
+    every VM's full panel fits (GPUs, container, vLLM phase, throughput, requests, KV cache, loading progress,
+    checks, age of the data), panels, as many side by side as fit. Otherwise a table with one line per VM,
+    worst first (failing, unreachable, warning, stale, loading, then healthy; by name within each), with the
+    panels of the worst VMs in the lines left over; when even the table does not fit, the rows that fit and a
+    line counting the others. A failing, unreachable or warning VM is never hidden while a healthier one is
+    shown. The play variables C(watch_view) (V(auto), V(panels), V(table); or E(GPUFLEET_WATCH_VIEW)) and
+    C(watch_sort) (V(severity), V(name); or E(GPUFLEET_WATCH_SORT)) choose, as checked by the watch's first
+    task C(gpufleet.vllm.watch_settings), whose result also gives the refresh interval in use.
+  - Without a terminal (CI logs, pipes) it prints one plain line per host per refresh, with no escape codes.
+    It can also write JSON lines for machines.
   - Plays without C(gpufleet_dashboard) are shown exactly as by the C(default) callback, so the callback
     can stay configured for every playbook.
   - Every string that came from a VM is cleaned of control characters and escape sequences and rendered
     as text, never as markup.
-  - Each panel is coloured by the health checks of C(gpufleet.vllm.health) (check mode; an engine loading
-    for less than the play variable C(gpufleet_wait_timeout), default 1800 seconds, is a warning), with the
-    thresholds of the play variable C(gpufleet_thresholds) and the custom checks of C(gpufleet_custom_checks),
-    so what is red on screen is what fails the health gate.
+  - Every VM's colour, in panels, table rows and the summary, is the overall status of the health checks of
+    C(gpufleet.vllm.health) (check mode; an engine loading for less than the play variable
+    C(gpufleet_wait_timeout), default 1800 seconds, is a warning), with the thresholds of the play variable
+    C(gpufleet_thresholds) and the custom checks of C(gpufleet_custom_checks), so what is red on screen is
+    what fails the health gate. Engine figures that are not current (a stopped container, an idle engine,
+    stats older than the freshness window, a host that stopped answering) are dimmed or not shown.
   - On Ctrl-C the last frame stays on screen and the cursor is restored; C(ansible-playbook) exits with 99.
+    On SIGTERM and SIGHUP too, and then it dies of the signal as Ansible does, with every worker stopped.
     After O(ignore:watch_cycles) refreshes it exits with 0.
 requirements:
   - rich >= 13 (on the controller)
@@ -48,7 +59,11 @@ options:
   json_lines_path:
     description:
       - Append one JSON object per host per refresh to this file (C(schema_version), host, time, state,
-        the node_info document). Unset writes none.
+        health, the node_info document, checks). Unset writes none. Strict JSON (a number that is not finite
+        is written as V(null)).
+      - A file that cannot be opened (a missing folder, a directory, a read-only file) stops the run before any
+        host is polled, with one error and exit status 1; a write that fails later (a full disk) is reported
+        once, no more records are written and the watch exits with 1.
     type: path
     env:
       - name: GPUFLEET_DASHBOARD_JSON
