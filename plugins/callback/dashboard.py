@@ -155,7 +155,7 @@ else:
 
 NODE_INFO_ACTIONS = frozenset(("gpufleet.vllm.node_info", "node_info"))
 SETTINGS_ACTIONS = frozenset(("gpufleet.vllm.watch_settings", "watch_settings"))
-DOCUMENT_KEYS = ("schema_version", "collected_at", "gpu", "container", "vllm")
+DOCUMENT_KEYS = ("schema_version", "collected_at", "gpu", "container", "vllm", "http")
 # A frame is redrawn at least this often so that ages and staleness move without new results.
 IDLE_REDRAW_S = 1.0
 # Exit status when the JSON records the user asked for could not be written.
@@ -407,7 +407,8 @@ class CallbackModule(DefaultCallbackModule):
             checks = health_checks(document if document is not None else host.document, unreachable=error,
                                    failure=failure, thresholds=self._fleet.thresholds,
                                    expected_gpu_count=self._expected_gpus.get(host.name),
-                                   wait_timeout_s=self._wait_timeout, custom_checks=self._custom_checks)
+                                   wait_timeout_s=self._wait_timeout, custom_checks=self._custom_checks,
+                                   previous=host.document if document is not None else None)
             host.record(now, document=document, unreachable=error, failure=failure, checks=checks)
             self._emit(host, now)
 

@@ -25,6 +25,7 @@ from ansible_collections.gpufleet.vllm.plugins.plugin_utils._health import (
     FAIL, OK, WARN, HealthError, evaluate, overall_status,
 )
 from ansible_collections.gpufleet.vllm.plugins.plugin_utils._node_view import NodeView, section
+from ansible_collections.gpufleet.vllm.plugins.plugin_utils._serving import serving_figures
 from ansible_collections.gpufleet.vllm.plugins.plugin_utils._thresholds import Thresholds
 
 HISTORY_LENGTH = 40
@@ -73,6 +74,10 @@ class HostState:
     failure: str | None = None
     checks: list | None = None
     health: str | None = None  # overall status of ``checks``: ok, warn, fail; None before any
+    # Rates, error share and latency percentiles from vLLM's /metrics over the window since the
+    # previous document (``_serving.serving_figures``); None without /metrics. The JSON lines
+    # carry it as "serving"; exporters read it here.
+    serving: dict | None = None
     updated_at: float | None = None
     updates: int = 0
     generation_history: collections.deque = dataclasses.field(
@@ -84,6 +89,7 @@ class HostState:
         the last known data), or an SSH error, or a task failure; then its health checks."""
         self.unreachable, self.failure = unreachable, failure
         if document is not None:
+            self.serving = serving_figures(document, previous=self.document)
             self.document = document
             self.node = NodeView.from_document(document)
         self.checks = checks
@@ -203,12 +209,15 @@ def class_counts(pairs: Iterable[tuple[HostState, Severity]]) -> list[tuple[int,
 
 def health_checks(document: dict | None, *, unreachable: str | None = None, failure: str | None = None,
                   thresholds: Thresholds, expected_gpu_count: int | None = None,
-                  wait_timeout_s: float = DEFAULT_WAIT_TIMEOUT_S, custom_checks: list | tuple = ()) -> list[dict]:
+                  wait_timeout_s: float = DEFAULT_WAIT_TIMEOUT_S, custom_checks: list | tuple = (),
+                  previous: dict | None = None) -> list[dict]:
     """The health gate's checks of one result, which decide the VM's colour everywhere.
 
     Check mode, as playbooks/health.yml, except that an engine still loading within
     WAIT_TIMEOUT_S of its container's start is a warning (the health role's wait mode). A
-    custom expression that fails on this document is shown as a failing check, not raised."""
+    custom expression that fails on this document is shown as a failing check, not raised.
+    PREVIOUS, the host's preceding document, makes the latency and error checks cover the window
+    between the two."""
     current = None if unreachable or failure else document
     vllm = section(section(current).get("vllm"))
     started = parse_rfc3339(_timestamp(section(section(current).get("container")).get("started_at")))
@@ -219,7 +228,7 @@ def health_checks(document: dict | None, *, unreachable: str | None = None, fail
                         mode="wait" if vllm.get("phase") == "loading" else "check",
                         waited_s=waited, wait_timeout_s=wait_timeout_s,
                         reachable=unreachable is None, error=unreachable or failure,
-                        custom_checks=custom_checks)
+                        custom_checks=custom_checks, previous=previous)
     except HealthError as exc:
         return [{"name": "custom_checks", "status": FAIL, "message": str(exc)}]
 

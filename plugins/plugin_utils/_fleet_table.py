@@ -20,6 +20,7 @@ from rich.style import Style
 from ansible_collections.gpufleet.vllm.plugins.plugin_utils._fleet_state import FleetState, HostState, Severity
 from ansible_collections.gpufleet.vllm.plugins.plugin_utils._node_view import NA, format_age, short_model, text
 from ansible_collections.gpufleet.vllm.plugins.plugin_utils._panels import Line, compact
+from ansible_collections.gpufleet.vllm.plugins.plugin_utils._serving import format_seconds
 from ansible_collections.gpufleet.vllm.plugins.plugin_utils._theme import NULL, health_style, level_style, style
 
 GAP = 1
@@ -28,7 +29,9 @@ NAMED_MESSAGE_WIDTH = 50
 NAME_WIDTH_LIMIT = 24
 TEXT_COLUMN_LIMIT = 18
 # Dropped in this order when the terminal is too narrow for every column.
-DROP_ORDER = ("address", "model", "power", "prompt", "vram", "gpus", "run", "gen", "util", "temp", "kv")
+DROP_ORDER = ("address", "model", "power", "prompt", "errors", "vram", "gpus", "run", "gen", "util", "temp", "ttft", "kv")
+# Shown only while a VM has figures from vLLM's /metrics (node_info's http_port).
+SERVING_COLUMNS = ("ttft", "errors")
 STATE_WORDS = {"not_provisioned": "not prov.", "unreachable": "unreachable"}
 
 
@@ -47,6 +50,7 @@ def _fixed_columns(name_width: int, address_width: int, model_width: int) -> lis
         Column("gpus", "GPU", 3, True), Column("util", "util", 4, True), Column("vram", "VRAM", 4, True),
         Column("temp", "temp", 5, True), Column("power", "power", 6, True), Column("prompt", "prompt", 6, True),
         Column("gen", "gen", 6, True), Column("run", "run/wait", 8, True), Column("kv", "KV", 4, True),
+        Column("ttft", "TTFT90", 6, True), Column("errors", "err%", 5, True),
     ]
 
 
@@ -60,6 +64,8 @@ def columns_for(hosts: list[HostState], width: int) -> list[Column]:
     address_width = longest((text(host.address, 80) for host in hosts), TEXT_COLUMN_LIMIT, 7)
     model_width = longest((short_model(host.model) for host in hosts), TEXT_COLUMN_LIMIT, 5)
     columns = _fixed_columns(name_width, address_width, model_width)
+    if not any(host.serving for host in hosts):
+        columns = [column for column in columns if column.key not in SERVING_COLUMNS]
 
     def used(chosen: list[Column]) -> int:
         return sum(column.width + GAP for column in chosen)
@@ -143,6 +149,14 @@ def _figures(fleet: FleetState, host: HostState, now: float) -> dict[str, tuple[
         figures["run"] = (f"{'?' if running is None else f'{running:.0f}'}/{'?' if waiting is None else f'{waiting:.0f}'}",
                           NULL)
         figures["kv"] = (NA if kv is None else f"{kv:.0f}%", level_style(thresholds.kv_cache_pct.level(kv)))
+    serving = host.serving if host.current_node is not None and not fleet.is_stale(host, now) else None
+    if serving:
+        ttft = (serving.get("ttft_s") or {}).get("p90")
+        errors = serving.get("errors_pct")
+        figures["ttft"] = (NA if ttft is None else format_seconds(ttft).replace(" ", ""),
+                           level_style(thresholds.ttft_p90_s.level(ttft)))
+        figures["errors"] = (NA if errors is None else f"{errors:.1f}",
+                             level_style(thresholds.request_errors_pct.level(errors)))
     return figures
 
 

@@ -126,6 +126,7 @@ def json_record(host: HostState, now: float) -> dict:
         "unreachable": host.unreachable,
         "failure": host.failure,
         "checks": host.checks,
+        "serving": host.serving,
     }
 
 

@@ -28,6 +28,7 @@ from ansible_collections.gpufleet.vllm.plugins.plugin_utils._lines_output import
 from ansible_collections.gpufleet.vllm.plugins.plugin_utils._node_view import (
     NA, EngineView, NodeView, format_age, format_number, short_model, text,
 )
+from ansible_collections.gpufleet.vllm.plugins.plugin_utils._serving import format_seconds, window_text
 from ansible_collections.gpufleet.vllm.plugins.plugin_utils._theme import health_style, level_style, style
 from ansible_collections.gpufleet.vllm.plugins.plugin_utils._thresholds import Band, Thresholds
 
@@ -256,9 +257,37 @@ def _document_rows(console: Console, fleet: FleetState, host: HostState, now: fl
         age = stats_age(host, now)
         rows.append(_row("engine", (f"no current stats (last line {format_age(age, coarse=True)} old)"
                                     if age is not None else "no current stats", style("muted"))))
+    rows += _serving_rows(host, fleet.thresholds)
     sparkline = _sparkline_row(host.generation_history, width)
     if sparkline is not None:
         rows.append(sparkline)
+    return rows
+
+
+def _serving_rows(host: HostState, thresholds: Thresholds) -> list[Text]:
+    """Latency percentiles, request rate and error share from vLLM's /metrics (``host.serving``),
+    coloured by the thresholds of the health checks; none without /metrics."""
+    figures = host.serving if host.current_node is not None else None
+    if not figures:
+        return []
+    rows = []
+    for label, key, band in (("TTFT", "ttft_s", thresholds.ttft_p90_s), ("ITL", "itl_s", thresholds.itl_p90_s)):
+        latency = figures.get(key) or {}
+        if latency.get("p90") is None:
+            continue
+        rows.append(_row(label, f"p50 {format_seconds(latency['p50'])}  ",
+                         (f"p90 {format_seconds(latency['p90'])}", level_style(band.level(latency["p90"]))),
+                         f"  p99 {format_seconds(latency['p99'])}"))
+    parts: list = []
+    if figures.get("requests_per_s") is not None:
+        parts.append(f"{figures['requests_per_s']:.1f}/s  ")
+    if figures.get("errors_pct") is not None:
+        parts.append((f"errors {figures['errors_pct']:.1f}%",
+                      level_style(thresholds.request_errors_pct.level(figures["errors_pct"]))))
+    if parts:
+        rows.append(_row("requests", *parts))
+    if rows and figures.get("window") != "interval":
+        rows.append(_row("", (window_text(figures), style("muted"))))
     return rows
 
 
