@@ -138,6 +138,32 @@ def _panel_rows(console: Console, fleet: FleetState, hosts: list[HostState], now
     return lines, shown
 
 
+def _left_over_panels(console: Console, fleet: FleetState, hosts: list[HostState], now: float, width: int,
+                      budget: int, cache: FrameCache) -> list[Line]:
+    """Panels of the worst of HOSTS (in order) in the BUDGET lines left under the table: a panel
+    too tall for the space left gives way to the next one that fits."""
+    columns, panel_width = panel_layout(width)
+    border = rich_box.ROUNDED.substitute(console.options, safe=console.safe_box)
+    lines: list[Line] = []
+    row: list[list[Line]] = []
+    skipped = 0
+    for host in hosts:
+        left = budget - len(lines)
+        if left < 3 or skipped > 2 * columns:  # 3: the smallest panel; a few tall ones tried, no more
+            break
+        lines_of = panel(console, border, fleet, host, now, panel_width, cache.panels)
+        if len(lines_of) > left:
+            skipped += 1
+            continue
+        row.append(lines_of)
+        if len(row) == columns:
+            lines += _join_row(row, panel_width)
+            row = []
+    if row:
+        lines += _join_row(row, panel_width)
+    return lines
+
+
 def _more_line(hidden: list[tuple[HostState, Severity]], width: int) -> Line:
     words = ", ".join(f"{count} {word}" for count, word in class_counts(hidden))
     more = Text(f"+{len(hidden)} more: {words}", style=style("muted"))
@@ -200,7 +226,7 @@ def body(console: Console, fleet: FleetState, pairs: list[tuple[HostState, Sever
         left = budget - len(lines) - 1
         if fleet.view == "auto" and left >= 3:
             worst = [host for host, severity in pairs if severity != Severity.NOT_PROVISIONED]
-            panel_lines, _shown = _panel_rows(console, fleet, worst, now, width, left, cache)
+            panel_lines = _left_over_panels(console, fleet, worst, now, width, left, cache)
             if panel_lines:
                 lines += [[]] + panel_lines
         return lines

@@ -514,3 +514,11 @@ def test_unchanged_table_rows_are_reused():
     assert rows
     frame(view, 120, 40, NOW + 1, cache)
     assert all(cache.rows[name] is entry for name, entry in rows.items())
+
+
+def test_a_panel_too_tall_for_the_space_left_gives_way_to_one_that_fits():
+    # 80x24, 6 VMs: the first failing VM's panel is taller than the lines under the table; the
+    # second one's fits.
+    text = frame(mixed_fleet(6), 80, 24)
+    assert "╭─ hyperstack-vm6 " in text and "╭─ hyperstack-vm1 " not in text
+    assert len(text.splitlines()) <= 23
