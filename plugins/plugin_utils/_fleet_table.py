@@ -14,8 +14,13 @@ from __future__ import annotations
 
 import dataclasses
 
-from rich.segment import Segment
-from rich.style import Style
+try:
+    from rich.segment import Segment
+    from rich.style import Style
+except ImportError as exc:  # rich is a controller requirement; the callback reports its absence
+    RICH_IMPORT_ERROR: ImportError | None = exc
+else:
+    RICH_IMPORT_ERROR = None
 
 from ansible_collections.gpufleet.vllm.plugins.plugin_utils._fleet_state import FleetState, HostState, Severity
 from ansible_collections.gpufleet.vllm.plugins.plugin_utils._node_view import NA, format_age, short_model, text

@@ -25,10 +25,15 @@ from __future__ import annotations
 import math
 import time
 
-from rich import box as rich_box
-from rich.console import Console, ConsoleOptions, RenderResult
-from rich.segment import Segment
-from rich.text import Text
+try:
+    from rich import box as rich_box
+    from rich.console import Console, ConsoleOptions, RenderResult
+    from rich.segment import Segment
+    from rich.text import Text
+except ImportError as exc:  # rich is a controller requirement; the callback reports its absence
+    RICH_IMPORT_ERROR: ImportError | None = exc
+else:
+    RICH_IMPORT_ERROR = None
 
 from ansible_collections.gpufleet.vllm.plugins.plugin_utils import _fleet_table as table
 from ansible_collections.gpufleet.vllm.plugins.plugin_utils._fleet_state import (

@@ -17,11 +17,16 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Iterable
 
-from rich import box as rich_box
-from rich.console import Console
-from rich.segment import Segment
-from rich.style import Style
-from rich.text import Text
+try:
+    from rich import box as rich_box
+    from rich.console import Console
+    from rich.segment import Segment
+    from rich.style import Style
+    from rich.text import Text
+except ImportError as exc:  # rich is a controller requirement; the callback reports its absence
+    RICH_IMPORT_ERROR: ImportError | None = exc
+else:
+    RICH_IMPORT_ERROR = None
 
 from ansible_collections.gpufleet.vllm.plugins.plugin_utils._fleet_state import FleetState, HostState
 from ansible_collections.gpufleet.vllm.plugins.plugin_utils._lines_output import stats_age
@@ -40,7 +45,7 @@ GPU_NAME_WIDTH = 26
 MESSAGE_LINES = 3  # a message wraps to at most this many lines inside a panel
 SPARK_CHARS = "▁▂▃▄▅▆▇█"
 
-Line = list[Segment]
+Line = list  # of rich Segments: one line of a frame
 
 
 def panel_layout(width: int) -> tuple[int, int]:
@@ -106,8 +111,12 @@ def _gpu_rows(console: Console, node: NodeView, thresholds: Thresholds, width: i
     for gpu in node.gpus:
         name = Text(gpu.name or NA)
         name.truncate(GPU_NAME_WIDTH, overflow="ellipsis", pad=True)
-        power = NA if gpu.power_w is None else (f"{gpu.power_w:.0f}W" if gpu.power_limit_w is None
-                                                 else f"{gpu.power_w:.0f}/{gpu.power_limit_w:.0f}W")
+        if gpu.power_w is None:
+            power = NA
+        elif gpu.power_limit_w is None:
+            power = f"{gpu.power_w:.0f}W"
+        else:
+            power = f"{gpu.power_w:.0f}/{gpu.power_limit_w:.0f}W"
         temperature = f"{NA:>5}" if gpu.temperature_c is None else f"{gpu.temperature_c:>3.0f}°C"
         rows.append(_row(f"GPU{'?' if gpu.index is None else f'{gpu.index:.0f}'}", name, " ",
                          (temperature, level_style(thresholds.temperature_c.level(gpu.temperature_c))),
@@ -123,6 +132,8 @@ def _gpu_rows(console: Console, node: NodeView, thresholds: Thresholds, width: i
 def _container_rows(console: Console, node: NodeView, width: int) -> list[Text]:
     if not node.container_present:
         return [_row("container", NA)]
+    if node.phase == "not_watched":
+        return []  # an Ollama VM: the phase row says so, once
     parts: list = [node.container_status or NA]
     if node.container_status == "error" and node.container_error_kind is not None:
         parts.append(f" ({node.container_error_kind})")
@@ -170,7 +181,7 @@ def _phase_rows(console: Console, host: HostState, node: NodeView, now: float, w
         rows.append(_row("vllm", phase))
         if node.message is not None:
             rows += _message_rows(console, "", node.message, style("notice"), width)
-    if node.log_status not in (None, "ok"):
+    if node.log_status not in (None, "ok") and phase != "not_watched":
         detail = f"{node.log_status}: {node.message or NA}" if phase != "unknown" else node.log_status
         rows += _message_rows(console, "logs", detail, style("notice"), width)
     return rows

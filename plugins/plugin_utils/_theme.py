@@ -10,12 +10,18 @@ A VM's colour is ``health.<status>`` of its health checks' overall status; a bar
 
 from __future__ import annotations
 
-from rich.style import Style
-from rich.theme import Theme
-
 from ansible_collections.gpufleet.vllm.plugins.plugin_utils._thresholds import Level
 
-THEME = Theme({
+try:
+    from rich.style import Style
+    from rich.theme import Theme
+except ImportError as exc:  # rich is a controller requirement; the callback reports its absence
+    RICH_IMPORT_ERROR: ImportError | None = exc
+    Theme = Style = None
+else:
+    RICH_IMPORT_ERROR = None
+
+_COLOURS = {
     "health.ok": "green",
     "health.warn": "yellow",
     "health.fail": "red",
@@ -38,10 +44,11 @@ THEME = Theme({
     "sparkline": "cyan",
     "table.header": "bold dim",
     "loading": "yellow",
-}, inherit=False)
-_STYLES: dict[str, Style] = THEME.styles
+}
+THEME = Theme(_COLOURS, inherit=False) if Theme is not None else None
+_STYLES: dict = THEME.styles if THEME is not None else {}
 _LEVEL_NAMES = {Level.OK: "level.ok", Level.WARN: "level.warn", Level.FAIL: "level.fail"}
-NULL = Style()
+NULL = Style() if Style is not None else None
 
 
 def style(name: str) -> Style:

@@ -204,7 +204,7 @@ class Tmux:
         self("resize-window", "-t", "watch", "-x", str(columns), "-y", str(rows))
 
     def stop(self) -> None:
-        subprocess.run(["tmux", "-S", self.socket, "kill-server"], capture_output=True)
+        subprocess.run(["tmux", "-S", self.socket, "kill-server"], capture_output=True, check=False)
 
 
 def marked_processes(marker: str) -> list[int]:
@@ -231,6 +231,13 @@ def wait_for(predicate, timeout: float, what: str, describe=lambda: ""):
             return value
         time.sleep(0.5)
     raise AssertionError(f"{what} within {timeout:g}s\n{describe()}")
+
+
+def whole_frame_with(screen: str, labels: set[str]) -> str | None:
+    """SCREEN when it starts with the frame's header and shows every one of LABELS."""
+    if screen.startswith("gpufleet watch") and labels <= set(re.findall(r"demo-\d+", screen)):
+        return screen
+    return None
 
 
 def problems_from_records(path) -> set[str]:
@@ -278,8 +285,7 @@ def test_forty_vms_every_problem_visible_after_resize_and_terminal_given_back(fl
             if (columns, rows) != (160, 50):
                 tmux.resize(columns, rows)
             # Redrawn within a second at the new size (the frame is fitted at every draw).
-            screen = wait_for(lambda: (lambda text: text if problems <= set(re.findall(r"demo-\d+", text))
-                                       and "gpufleet watch" in text.splitlines()[0] else None)(tmux.screen()),
+            screen = wait_for(lambda: whole_frame_with(tmux.screen(), problems),
                               15, f"every problem VM visible at {columns}x{rows}", tmux.screen)
             assert max(len(line) for line in screen.splitlines()) <= columns
         parent = min(marked_processes(marker))  # the workers are forked after it: higher process ids

@@ -415,7 +415,7 @@ def test_unchanged_vms_are_not_rendered_again_but_their_age_moves():
     view = fleet(serving(), tensor_parallel(), idle())
     cache = FrameCache()
     first = frame(view, 200, 60, NOW, cache)
-    entries = {name: entry for name, entry in cache.panels.items()}
+    entries = dict(cache.panels)
     second = frame(view, 200, 60, NOW + 1, cache)
     assert all(cache.panels[name] is entry for name, entry in entries.items())
     assert "2s ago" in first and "3s ago" in second
