@@ -48,6 +48,12 @@ options:
       - V(severity) orders VMs worst first (failing, unreachable, warning, stale, loading, then healthy;
         by name within each), V(name) by name only. Default V(severity), or E(GPUFLEET_WATCH_SORT).
     type: raw
+  gpufleet_docker_path:
+    description: Path of C(docker) on the VMs (checked for the first host; a host variable). Default C(PATH).
+    type: raw
+  gpufleet_nvidia_smi_path:
+    description: Path of C(nvidia-smi) on the VMs (checked for the first host; a host variable). Default C(PATH).
+    type: raw
   gpufleet_log_lines:
     description: Container log lines node_info reads, 1 to 100000. Default V(300).
     type: raw

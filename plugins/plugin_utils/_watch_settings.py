@@ -38,6 +38,8 @@ class WatchSettings:
     cycles: int = 0
     view: str = "auto"
     sort: str = "severity"
+    docker_path: str | None = None
+    nvidia_smi_path: str | None = None
     log_lines: int = 300
     command_timeout_s: float = 10.0
     wait_timeout_s: float = DEFAULT_WAIT_TIMEOUT_S
@@ -57,6 +59,7 @@ class WatchSettings:
             # The retry loop's count: one attempt per cycle; 0 cycles runs until Ctrl-C.
             "retries": self.cycles - 1 if self.cycles > 0 else 1_000_000_000,
             "view": self.view, "sort": self.sort, "log_lines": self.log_lines,
+            "docker_path": self.docker_path, "nvidia_smi_path": self.nvidia_smi_path,
             "command_timeout_s": self.command_timeout_s, "wait_timeout_s": self.wait_timeout_s,
             "thresholds": dataclasses.asdict(self.thresholds), "custom_checks": list(self.custom_checks),
         }
@@ -98,6 +101,13 @@ def parse_count(name: str, value: object, *, minimum: int, maximum: int | None =
     return count
 
 
+def parse_path(name: str, value: object) -> str:
+    """A path or command name on the VM: text of one line, at most 4096 characters."""
+    if not isinstance(value, str) or not value.strip() or len(value) > 4096 or any(c in value for c in "\0\n\r"):
+        raise _refuse(name, value, "a path on the VM such as /usr/bin/docker (one line of text)")
+    return value
+
+
 def _choice(name: str, value: object, choices: tuple) -> str:
     if not isinstance(value, str) or value.strip().lower() not in choices:
         raise _refuse(name, value, "one of " + ", ".join(choices))
@@ -127,6 +137,9 @@ def watch_settings(variables: Mapping, environ: Mapping | None = None) -> WatchS
         if given(name) is not None:
             source = name if variables.get(name) is not None else f"{name} (environment variable {ENVIRONMENT[name]})"
             values[field] = _choice(source, given(name), choices)
+    for name, field in (("gpufleet_docker_path", "docker_path"), ("gpufleet_nvidia_smi_path", "nvidia_smi_path")):
+        if given(name) is not None:
+            values[field] = parse_path(name, given(name))
     if given("gpufleet_log_lines") is not None:
         values["log_lines"] = parse_count("gpufleet_log_lines", given("gpufleet_log_lines"), minimum=1, maximum=100000)
     if given("gpufleet_command_timeout") is not None:

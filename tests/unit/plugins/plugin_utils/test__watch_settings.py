@@ -48,6 +48,9 @@ def test_min_interval_zero_lets_the_interval_through():
     ({"watch_view": "grid"}, "watch_view='grid' is not accepted: expected one of auto, panels, table"),
     ({"watch_sort": 3}, "watch_sort=3 is not accepted: expected one of severity, name"),
     ({"gpufleet_log_lines": 0}, "gpufleet_log_lines=0 is not accepted: expected a whole number from 1 to 100000"),
+    ({"gpufleet_docker_path": ["/usr/bin/docker"]}, "gpufleet_docker_path=['/usr/bin/docker'] is not accepted: "
+                                                     "expected a path on the VM"),
+    ({"gpufleet_nvidia_smi_path": "/bin/x\nrm"}, "gpufleet_nvidia_smi_path='/bin/x\\nrm' is not accepted"),
     ({"gpufleet_command_timeout": "soon"}, "gpufleet_command_timeout='soon' is not accepted"),
     ({"gpufleet_wait_timeout": "0"}, "gpufleet_wait_timeout='0' is not accepted"),
     ({"gpufleet_thresholds": {"kv_cache_pct": {"warn": 90, "fail": 80}}},
