@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import re
+import shlex
 import shutil
 import subprocess
 import tarfile
@@ -17,6 +18,7 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
+import yaml
 
 from support import ROOT, VENV_BIN, clean_ansible_env, make_sim_host
 
@@ -163,3 +165,42 @@ def test_health_playbook_gates_a_plain_inventory_and_writes_junit(installed):
     assert failed["vm-oom :: fatal_errors"] and not failed["vm-serving :: fatal_errors"], failed
     recap = dict(re.findall(r"^(vm-\S+)\s+: ok=\d+\s+changed=\d+\s+unreachable=0\s+failed=(\d)", proc.stdout, re.M))
     assert recap == {"vm-oom": "1", "vm-serving": "0"}, output
+
+
+def ci_recipes() -> dict:
+    """The YAML recipes of docs/ci.md, by the file they are meant for (their first comment line)."""
+    text = (ROOT / "docs" / "ci.md").read_text(encoding="utf-8")
+    recipes = {}
+    for block in re.findall(r"```yaml\n(.*?)```", text, re.S):
+        first = block.splitlines()[0]
+        if first.startswith("# "):
+            recipes[first[2:].strip()] = yaml.safe_load(block)
+    return recipes
+
+
+def recipe_commands() -> dict:
+    recipes = ci_recipes()
+    github = recipes[".github/workflows/vllm-smoke.yml"]
+    (step,) = [step for step in github["jobs"]["smoke"]["steps"] if step.get("name") == "Smoke check"]
+    gitlab = recipes[".gitlab-ci.yml"]["vllm-smoke"]
+    assert gitlab["artifacts"]["reports"]["junit"] == "health.xml" and gitlab["artifacts"]["when"] == "always"
+    (upload,) = [step for step in github["jobs"]["smoke"]["steps"] if step.get("uses", "").startswith("actions/upload")]
+    assert upload["with"]["path"] == "health.xml" and upload["if"] == "always()"
+    return {"GitHub Actions": step["run"], "GitLab CI": gitlab["script"][-1]}
+
+
+def test_ci_recipes_run_the_command_this_suite_runs(installed):
+    """docs/ci.md's recipes (loaded as YAML) run one command; run it, inventory swapped for the
+    simulated VMs, from a user's project with the installed collection."""
+    commands = recipe_commands()
+    assert len(set(commands.values())) == 1, commands
+    argv = shlex.split(commands["GitLab CI"])
+    assert argv[:3] == ["ansible-playbook", "-i", "hypr.hyperstack.yml"], argv
+    project = installed["project"]
+    (project / "health.xml").unlink(missing_ok=True)
+    proc = run_in(project, [str(VENV_BIN / argv[0]), "-i", "hosts.yml", *argv[3:]], user_env(project), timeout=180)
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    failed = {case.get("name") for case in ET.parse(project / "health.xml").getroot().iter("testcase")
+              if case.find("failure") is not None}
+    assert "vm-oom :: fatal_errors" in failed and not [name for name in failed if name.startswith("vm-serving ")]
+    assert "vm-oom: FAIL" in proc.stdout, proc.stdout
