@@ -378,7 +378,8 @@ class CallbackModule(DefaultCallbackModule):
         else:
             for warning in self._fleet.warnings:
                 self._display.warning(warning)
-            self._display.display("gpufleet watch: %d hosts, refresh every %gs" % (len(self._hosts), fleet.interval_s))
+            interval = ", refresh every %gs" % fleet.interval_s if fleet.interval_s is not None else ""
+            self._display.display("gpufleet watch: %d hosts%s" % (len(self._hosts), interval))
         # Hosts that are never polled get their one line (and JSON record) now.
         now = time.time()
         with self._lock:
@@ -393,6 +394,10 @@ class CallbackModule(DefaultCallbackModule):
             host = self._hosts.get(result.host.get_name())
             if host is None:
                 return
+            if not self._settled:
+                # A play of the operator's own, without the watch_settings task: the defaults,
+                # and the interval as the results report it.
+                self._settle(dict(WatchSettings().as_result(), refresh_interval_s=None))
             used = _number(payload.get("refresh_interval_s"))
             if used is not None:
                 # The interval the action really paces at, when it reports it.
