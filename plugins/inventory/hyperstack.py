@@ -47,6 +47,14 @@ description:
     C(hyperstack_vllm_port) (C(network.ollama_port): vLLM listens there),
     C(hyperstack_tensor_parallel_size), C(hyperstack_wireguard_hostname),
     C(hyperstack_wireguard_ip)."
+  - "Model service variables: C(hyperstack_vllm_enabled) and C(hyperstack_ollama_enabled) (the state's
+    C(services.vllm_enabled) and C(services.ollama_enabled), else the TOML's C([vllm] install) and
+    C([ollama] install)), and C(hyperstack_service) - V(vllm) when vLLM is enabled, else V(ollama) for an
+    Ollama VM, else V(none). The playbooks pass it to M(gpufleet.vllm.node_info) as O(gpufleet.vllm.node_info#module:service):
+    an Ollama VM's GPUs are watched, its model service is shown as not watched and never failed.
+    When vLLM is not enabled the C(hyperstack_vllm_model), C(hyperstack_vllm_container),
+    C(hyperstack_vllm_preset) and C(hyperstack_tensor_parallel_size) are null."
+  - Ollama VMs (C(hyperstack_service=ollama)) are also in group C(ollama).
   - "Connection variables: C(ansible_host), C(ansible_user), C(ansible_port),
     C(ansible_ssh_private_key_file), C(ansible_ssh_common_args), C(ansible_ssh_host_key_checking)
     (always true), and C(ansible_ssh_timeout)
@@ -61,7 +69,7 @@ description:
     1 MiB, is nested too deeply or holds an integer longer than Python reads. Keys hypr's schema
     does not know give a warning.
   - A VM config whose host name would also be the name of a group of the inventory (C(all),
-    C(ungrouped), C(provisioned), C(unprovisioned), or one that O(groups) or O(keyed_groups)
+    C(ungrouped), C(provisioned), C(unprovisioned), C(ollama), or one that O(groups) or O(keyed_groups)
     make), or Ansible's implicit C(localhost) (C(localhost), C(127.0.0.1), C(::1)), is left out
     with a warning naming the file; the other VMs are kept.
 requirements:
@@ -141,8 +149,10 @@ from ansible_collections.gpufleet.vllm.plugins.plugin_utils._hypr_config import 
     load_config,
     load_state,
     resolve_path,
+    service_flags,
     unknown_preset,
     vllm_settings,
+    watched_service,
     wireguard_hostname,
     wireguard_ip,
 )
@@ -151,6 +161,8 @@ CONFIG_NAMES = ("hyperstack.yml", "hyperstack.yaml")
 CONFIG_SUFFIXES = (".hyperstack.yml", ".hyperstack.yaml")
 GROUP_PROVISIONED = "provisioned"
 GROUP_UNPROVISIONED = "unprovisioned"
+GROUP_OLLAMA = "ollama"
+PLUGIN_GROUPS = (GROUP_PROVISIONED, GROUP_UNPROVISIONED, GROUP_OLLAMA)
 # Groups every inventory has.
 ANSIBLE_GROUPS = ("all", "ungrouped")
 # hypr's watcher: ssh -o ServerAliveInterval=5 -o ServerAliveCountMax=3 (docs/dev/formats.md 1.4).
@@ -233,7 +245,10 @@ def build_host_vars(
     """All variables of one host. private_key_file: the key's path when the file exists, else None."""
     provisioned = is_provisioned(state)
     flavor = state.get("flavor_name") or config["vm"]["flavor_name"]
-    vllm = vllm_settings(config, state)
+    services = service_flags(config, state)
+    service = watched_service(services)
+    vllm = vllm_settings(config, state) if services["vllm_enabled"] else dict.fromkeys(
+        ("model", "container_name", "preset", "tensor_parallel_size"))
     wg_hostname = wireguard_hostname(config)
     wg_ip = wireguard_ip(config)
     if address == "wireguard_ip":
@@ -275,6 +290,9 @@ def build_host_vars(
         "hyperstack_vllm_preset": vllm["preset"],
         "hyperstack_vllm_port": config["network"]["ollama_port"],
         "hyperstack_tensor_parallel_size": vllm["tensor_parallel_size"],
+        "hyperstack_vllm_enabled": services["vllm_enabled"],
+        "hyperstack_ollama_enabled": services["ollama_enabled"],
+        "hyperstack_service": service,
         "hyperstack_wireguard_hostname": wg_hostname,
         "hyperstack_wireguard_ip": wg_ip,
     }
@@ -309,7 +327,7 @@ class InventoryModule(BaseInventoryPlugin, Constructable):
         files, unmatched = expand_config_files(patterns, base_dir)
         for pattern, resolved in unmatched:
             self.display.warning(f"gpufleet.vllm.hyperstack: config_files: {pattern!r} matched no file ({resolved})")
-        for group in (GROUP_PROVISIONED, GROUP_UNPROVISIONED):
+        for group in PLUGIN_GROUPS:
             self.inventory.add_group(group)
         sources: dict[str, str] = {}
         hosts = []
@@ -374,7 +392,7 @@ class InventoryModule(BaseInventoryPlugin, Constructable):
         real = self.inventory
         self.inventory = InventoryData()
         try:
-            for group in (GROUP_PROVISIONED, GROUP_UNPROVISIONED):
+            for group in PLUGIN_GROUPS:
                 self.inventory.add_group(group)
             for index, host_vars in enumerate(all_host_vars):
                 self._add_host(f"\x00host-{index}", host_vars)
@@ -387,6 +405,8 @@ class InventoryModule(BaseInventoryPlugin, Constructable):
         self.inventory.add_host(label)
         group = GROUP_PROVISIONED if host_vars["hyperstack_provisioned"] else GROUP_UNPROVISIONED
         self.inventory.add_child(group, label)
+        if host_vars["hyperstack_service"] == "ollama":
+            self.inventory.add_child(GROUP_OLLAMA, label)
         for name, value in host_vars.items():
             self.inventory.set_variable(label, name, value)
 

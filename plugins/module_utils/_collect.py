@@ -28,29 +28,48 @@ LOG_BYTES_LIMIT = 4 * 1024 * 1024
 CLI_BYTES_LIMIT = 1024 * 1024
 # Container states in which docker still has the log to read.
 _LOGLESS_CONTAINER_STATES = ("missing", "error")
+# The model services hypr installs (its state file's ``services``). Only vLLM is watched; on a
+# VM that runs another one, the GPUs are still collected and the container and engine sections
+# say why they are empty, so that no check can fail or pass on data that was never read.
+WATCHED_SERVICE = "vllm"
+SERVICES = ("vllm", "ollama", "none")
+NOT_WATCHED = "not_watched"
+_NOT_WATCHED_MESSAGES = {
+    "ollama": "Ollama: not watched by this collection",
+    "none": "no model service: neither vLLM nor Ollama is enabled on this VM; not watched by this collection",
+}
 
 
 class CollectError(Exception):
     """A user mistake found before anything ran (bad container name, bad query field)."""
 
 
-def validate_request(container: str, gpu_query_fields) -> None:
+def validate_request(container: str | None, gpu_query_fields, service: str = WATCHED_SERVICE) -> None:
+    if service not in SERVICES:
+        raise CollectError("service must be one of %s, got %r" % (", ".join(SERVICES), str(service)[:40]))
+    if service == WATCHED_SERVICE and container is None:
+        raise CollectError("container is required when service is vllm")
     try:
-        _docker.validate_container_name(container)
+        if container is not None:
+            _docker.validate_container_name(container)
         _nvidia_smi.validate_fields(gpu_query_fields)
     except (_docker.InvalidContainerName, _nvidia_smi.InvalidQueryField) as exc:
         raise CollectError(str(exc)) from exc
 
 
-def collect(container: str, docker_path: str | None, nvidia_smi_path: str | None, log_lines: int,
+def collect(container: str | None, docker_path: str | None, nvidia_smi_path: str | None, log_lines: int,
             command_timeout: float, gpu_query_fields, serving_fresh_after: float,
             http_port: int | None = None, http_host: str = "127.0.0.1", http_timeout: float = 5.0,
             api_key: str | None = None, probe: bool = False, http_collector=_vllm_http.collect_http,
-            runner=run_command, clock=utc_now) -> dict:
+            runner=run_command, clock=utc_now, service: str = WATCHED_SERVICE) -> dict:
     """Run the three commands (concurrently: they are independent and each may take a while on
     a loaded VM) and build the document. A failing command never raises: it is classified in
-    its section and the other sections are still returned."""
-    validate_request(container, gpu_query_fields)
+    its section and the other sections are still returned. For a SERVICE other than vLLM only
+    nvidia-smi runs; docker is not asked."""
+    validate_request(container, gpu_query_fields, service)
+    if service != WATCHED_SERVICE:
+        # Another service (Ollama) may listen on the vLLM port: neither docker nor HTTP is asked.
+        docker_path = http_port = None
     try:
         _vllm_http.validate_host(http_host)
     except ValueError as exc:
@@ -91,8 +110,11 @@ def collect(container: str, docker_path: str | None, nvidia_smi_path: str | None
     now = clock()
 
     gpu = gpu_document(results.get("gpu"), gpu_query_fields, nvidia_smi_path)
-    container_doc = container_document(container, inspect_result, docker_path)
-    vllm = vllm_document(container_doc, results.get("logs"), now, serving_fresh_after)
+    if service != WATCHED_SERVICE:
+        container_doc, vllm = not_watched_documents(container, _NOT_WATCHED_MESSAGES[service])
+    else:
+        container_doc = container_document(container, inspect_result, docker_path)
+        vllm = vllm_document(container_doc, results.get("logs"), now, serving_fresh_after)
     return {
         "schema_version": SCHEMA_VERSION,
         "collected_at": format_utc(now),
@@ -111,6 +133,17 @@ def gpu_document(result, fields, binary: str | None) -> dict:
                                    timed_out=result.timed_out, not_found=result.not_found, binary=binary,
                                    not_executable=result.not_executable,
                                    stopped_at=result.bytes_read if result.stopped else None)
+
+
+def not_watched_documents(name: str | None, message: str) -> tuple:
+    """The container and vllm sections of a VM whose model service this collection does not
+    watch: every value unknown, the reason in both messages."""
+    container = {"name": name, "status": NOT_WATCHED, "error_kind": None, "health": None,
+                 "restart_count": None, "started_at": None, "oom_killed": None, "exit_code": None,
+                 "image": None, "message": message}
+    vllm = {"phase": NOT_WATCHED, "log_status": "not_read", "message": message, "engines": [],
+            "loading": None, "errors": [], "ready": False, "last_log_at": None, "log_lines_read": 0}
+    return container, vllm
 
 
 def container_document(name: str, result, binary: str | None) -> dict:

@@ -1,13 +1,15 @@
 # -*- coding: utf-8 -*-
 # Copyright: gpufleet.vllm contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""docker / podman CLI: the ``container inspect`` and ``logs`` commands, the inspect template's
-output, and the CLI's error texts, turned into the ``container`` section of node_info schema v1.
+"""docker / podman CLI: the ``container inspect`` and ``logs`` commands, the inspect JSON, and
+the CLI's error texts, turned into the ``container`` section of node_info schema v1.
 
-Format facts: docs/dev/formats.md section 5 (docker CLI 28.2.2, moby and libpod sources). The
-inspect template guards ``.State.Health``, which is absent without a HEALTHCHECK and would
-otherwise fail the whole command. Docker 29 reworded the connection errors ("... to the docker
-API at ..."); both wordings are recognised.
+Format facts: docs/dev/formats.md section 5 (docker CLI 28.2.2, moby and libpod sources).
+``State.Health`` is absent without a HEALTHCHECK; podman < 4 calls it ``State.Healthcheck``.
+``Config.Env`` is deleted from the parsed document before anything else reads it: it holds the
+container's environment, API tokens included, and must never reach a result or a log. Docker
+29 reworded the connection errors ("... to the docker API at ..."); both wordings are
+recognised.
 
 PRIVATE to the collection: not a public API, may change without notice.
 Runs on the managed host: stdlib only, Python >= 3.8.
@@ -15,6 +17,7 @@ Runs on the managed host: stdlib only, Python >= 3.8.
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Any, Dict, List, Optional, Tuple
 
@@ -24,18 +27,11 @@ from ansible_collections.gpufleet.vllm.plugins.module_utils._timestamps import (
     parse_rfc3339,
 )
 
-# TAB-separated; State.Error goes last because it is free text that may hold tabs or newlines.
-INSPECT_TEMPLATE = (
-    "{{.State.Status}}"
-    "\t{{if .State.Health}}{{.State.Health.Status}}{{else}}none{{end}}"
-    "\t{{.RestartCount}}"
-    "\t{{.State.OOMKilled}}"
-    "\t{{.State.StartedAt}}"
-    "\t{{.State.ExitCode}}"
-    "\t{{.Config.Image}}"
-    "\t{{.State.Error}}"
-)
-_INSPECT_FIELD_COUNT = 8
+# docker and podman both print ``container inspect`` as a JSON array of one object per name.
+# Read as JSON rather than through a Go template, so that no template engine has to be
+# emulated and a missing ``State.Health`` (no HEALTHCHECK) is just an absent key. Nesting is
+# bounded before json.loads: a hostile document must not exhaust the recursion limit.
+_INSPECT_MAX_DEPTH = 64
 
 # docker's own rule (daemon/names: validContainerNamePattern).
 _CONTAINER_NAME_RE = re.compile(r"/?[a-zA-Z0-9][a-zA-Z0-9_.-]+")
@@ -72,7 +68,7 @@ class InvalidContainerName(ValueError):
 
 
 class InvalidInspectOutput(ValueError):
-    """Output of ``container inspect --format INSPECT_TEMPLATE`` that does not fit it."""
+    """Output of ``container inspect`` that is not the JSON document docker or podman prints."""
 
 
 def validate_container_name(name: str) -> None:
@@ -90,7 +86,7 @@ def validate_container_name(name: str) -> None:
 
 
 def inspect_command(binary: str, name: str) -> List[str]:
-    return [binary, "container", "inspect", "--format", INSPECT_TEMPLATE, name]
+    return [binary, "container", "inspect", name]
 
 
 def logs_command(binary: str, name: str, lines: int) -> List[str]:
@@ -101,49 +97,143 @@ def _quote(text: str) -> str:
     return repr(clean_text(text, _QUOTE_LIMIT))
 
 
-def _int_field(label: str, text: str) -> int:
-    # Bounded: docker's counts and codes are small, and int() of a string over 4300 digits raises
-    # ValueError (Python >= 3.11) where this must raise InvalidInspectOutput.
-    if not re.fullmatch(r"-?\d{1,18}", text):
+def _int_field(label: str, value: Any) -> Optional[int]:
+    """An integer field; None when the document leaves it out (unknown, never 0)."""
+    if value is None:
+        return None
+    # Bounded: docker's counts and codes are small, and a JSON integer of thousands of digits
+    # must not become a number that later arithmetic or comparisons choke on.
+    if isinstance(value, bool) or not isinstance(value, int) or abs(value) >= 10 ** 18:
         raise InvalidInspectOutput(
-            "docker inspect: %s is not an integer: %s" % (label, _quote(text))
+            "docker inspect: %s is not an integer: %s" % (label, _quote(_shown(value)))
         )
-    return int(text)
+    return value
+
+
+def _shown(value: Any) -> str:
+    """What a wrong value is, never the value itself beyond a short string."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return "an integer of %d digits" % len(str(abs(value)))
+    return value[:_QUOTE_LIMIT] if isinstance(value, str) else type(value).__name__
+
+
+def _nesting_depth(text: str) -> int:
+    """Deepest bracket nesting of TEXT outside JSON strings."""
+    depth = deepest = 0
+    in_string = escaped = False
+    for char in text:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif char == "\\":
+                escaped = True
+            elif char == '"':
+                in_string = False
+        elif char == '"':
+            in_string = True
+        elif char in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif char in "]}":
+            depth -= 1
+    return deepest
+
+
+def _reject_constant(name: str) -> None:
+    raise ValueError("%s is not JSON" % name)
+
+
+def load_inspect_document(stdout: str) -> Dict[str, Any]:
+    """The one container object of ``container inspect`` output, with ``Config.Env`` already
+    deleted. Raises InvalidInspectOutput (its message never quotes the document: it may hold
+    secrets) when the output is not a JSON array holding exactly one object."""
+    if _nesting_depth(stdout) > _INSPECT_MAX_DEPTH:
+        raise InvalidInspectOutput(
+            "docker inspect printed JSON nested more than %d levels deep" % _INSPECT_MAX_DEPTH
+        )
+    try:
+        document = json.loads(stdout, parse_constant=_reject_constant)
+    except (ValueError, RecursionError) as exc:
+        # ValueError covers JSONDecodeError and Python's limit on an integer's digits.
+        reason = "invalid JSON" if isinstance(exc, json.JSONDecodeError) else "unreadable JSON"
+        raise InvalidInspectOutput("docker inspect did not print a JSON document (%s)" % reason) from None
+    if not isinstance(document, list) or len(document) != 1 or not isinstance(document[0], dict):
+        count = len(document) if isinstance(document, list) else None
+        raise InvalidInspectOutput(
+            "docker inspect printed %s, expected a JSON array of one container object"
+            % ("a JSON %s" % type(document).__name__ if count is None else "an array of %d entries" % count)
+        )
+    container = document[0]
+    config = container.get("Config")
+    if isinstance(config, dict):
+        config.pop("Env", None)
+    return container
+
+
+def _mapping(container: Dict[str, Any], key: str) -> Dict[str, Any]:
+    value = container.get(key)
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise InvalidInspectOutput("docker inspect: %s is not an object" % key)
+    return value
+
+
+def _string(label: str, value: Any) -> str:
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        raise InvalidInspectOutput("docker inspect: %s is not a string" % label)
+    return value
+
+
+def _health(state: Dict[str, Any]) -> Optional[str]:
+    """State.Health.Status; "none" when the image has no HEALTHCHECK; None when unknown. Podman
+    before 4 reports the same under State.Healthcheck."""
+    health = state.get("Health", state.get("Healthcheck"))
+    if health is None:
+        return "none"
+    status = health.get("Status") if isinstance(health, dict) else None
+    # Podman reports "" for a container without a HEALTHCHECK.
+    if status == "":
+        return "none"
+    return status if status in _HEALTH_STATUSES else None
 
 
 def parse_inspect(stdout: str) -> Dict[str, Any]:
-    """The fields of INSPECT_TEMPLATE as schema values.
+    """The container's state from ``container inspect`` JSON (docker's or podman's shape), as
+    schema values.
 
-    Raises InvalidInspectOutput when the output does not have the template's shape or holds
-    a status docker does not define."""
-    fields = stdout.rstrip("\r\n").split("\t", _INSPECT_FIELD_COUNT - 1)
-    if len(fields) != _INSPECT_FIELD_COUNT:
-        raise InvalidInspectOutput(
-            "docker inspect printed %d fields, expected %d: %s"
-            % (len(fields), _INSPECT_FIELD_COUNT, _quote(stdout))
-        )
-    status_text, health, restarts, oom_killed, started_at, exit_code, image, error = fields
+    Raises InvalidInspectOutput when the output is not such a document or holds a status
+    docker does not define."""
+    container = load_inspect_document(stdout)
+    state = _mapping(container, "State")
+    config = _mapping(container, "Config")
+    status_text = _string("State.Status", state.get("Status"))
     status = _PODMAN_STATUSES.get(status_text, status_text)
     if status not in _STATUSES:
         # repr, not clean_text: a status that only looks like a known one must show why not.
         raise InvalidInspectOutput(
             "docker inspect: unknown container status %r" % (status_text[:_QUOTE_LIMIT],)
         )
-    if oom_killed not in ("true", "false"):
+    oom_killed = state.get("OOMKilled")
+    if not isinstance(oom_killed, bool):
         raise InvalidInspectOutput(
-            "docker inspect: OOMKilled is not a boolean: %s" % _quote(oom_killed)
+            "docker inspect: State.OOMKilled is not a boolean: %s" % _quote(_shown(oom_killed))
         )
+    restarts = _int_field("RestartCount", container.get("RestartCount"))
+    # Podman names the image the container was created from ImageName; Config.Image is docker's.
+    image = _string("Config.Image", config.get("Image")) or _string("ImageName", container.get("ImageName"))
     return {
         "status": status,
-        # Podman < 4 has no .State.Health; an unexpected value is unknown, not "none".
-        "health": health if health in _HEALTH_STATUSES else None,
+        "health": _health(state),
         # A negative count cannot be true: unknown, not a number to compare with thresholds.
-        "restart_count": _int_field("RestartCount", restarts) if not restarts.startswith("-") else None,
-        "started_at": format_utc(parse_rfc3339(started_at)),
-        "oom_killed": oom_killed == "true",
-        "exit_code": _int_field("ExitCode", exit_code),
+        "restart_count": restarts if restarts is not None and restarts >= 0 else None,
+        "started_at": format_utc(parse_rfc3339(_string("State.StartedAt", state.get("StartedAt")))),
+        "oom_killed": oom_killed,
+        "exit_code": _int_field("State.ExitCode", state.get("ExitCode")),
         "image": clean_text(image) or None,
-        "message": clean_text(error) or None,
+        "message": clean_text(_string("State.Error", state.get("Error"))) or None,
     }
 
 
@@ -256,7 +346,8 @@ def container_section(
     if stopped_at is not None:
         return _unknown_state(name, "error", "error", _bounded(
             "docker container inspect printed more than %s; stopped reading it (its answer is one "
-            "short line: check that %s is the docker CLI)" % (byte_size(stopped_at), binary)
+            "container's JSON document of a few KiB: check that %s is the docker CLI)"
+            % (byte_size(stopped_at), binary)
         ))
     if rc != 0:
         status, error_kind, message = classify_error(rc, stdout, stderr, name)

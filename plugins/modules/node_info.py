@@ -13,7 +13,8 @@ version_added: 0.1.0
 description:
   - "Reads the state of a VM that serves a model with vLLM in Docker and returns it as one structured
     document (schema version 1): the GPUs from C(nvidia-smi --query-gpu), the vLLM container from
-    C(docker container inspect), and the engine's phase, throughput, queue, KV cache, loading progress
+    C(docker container inspect) (its JSON; the container's environment, C(Config.Env), is dropped unread, as
+    it may hold tokens), and the engine's phase, throughput, queue, KV cache, loading progress
     and fatal errors parsed from C(docker logs --timestamps --tail N)."
   - Read-only. Commands run as argument lists (never through a shell) with a C locale and a timeout
     each; the three commands run concurrently.
@@ -41,12 +42,26 @@ options:
       - Must be a valid docker container name (C([a-zA-Z0-9][a-zA-Z0-9_.-]+)); anything else is rejected
         before any command runs.
       - With the C(gpufleet.vllm.hyperstack) inventory this is the host variable C(hyperstack_vllm_container).
+      - Required when O(service=vllm); ignored otherwise.
     type: str
-    required: true
+  service:
+    description:
+      - The model service the VM runs. With the C(gpufleet.vllm.hyperstack) inventory this is the host variable
+        C(hyperstack_service).
+      - V(vllm) collects the GPUs, the container and the engine.
+      - V(ollama) (a VM hypr provisioned with Ollama) and V(none) (neither service enabled) collect the GPUs only;
+        docker is not asked. RV(container.status) and RV(vllm.phase) are then V(not_watched), every other
+        container and engine value is V(null), and both messages say why (C(Ollama: not watched by this
+        collection)).
+    type: str
+    choices: [vllm, ollama, none]
+    default: vllm
   docker_path:
     description:
       - Path of the C(docker) CLI on the host. Default is C(docker) found on E(PATH) and the usual
         system directories.
+      - Podman works too - set V(/usr/bin/podman) (C(gpufleet_docker_path) in the playbooks); its
+        C(container inspect) JSON, C(logs --timestamps) and error texts are read the same way.
       - When it cannot be found, RV(container.status) is V(error) with RV(container.error_kind=not_installed).
     type: path
   nvidia_smi_path:
@@ -277,19 +292,21 @@ gpu:
           type: int
           sample: 81920
 container:
-  description: The vLLM container as C(docker container inspect) reports it.
+  description: The vLLM container as C(docker container inspect) (or C(podman container inspect)) reports it.
   type: dict
   returned: unless RV(reachable=false)
   contains:
     name:
-      description: The container name asked for.
+      description: The container name asked for (V(null) when O(service) is not V(vllm) and none was given).
       type: str
       sample: vllm_qwen36_27b
     status:
       description:
         - Docker's C(State.Status) (V(running), V(restarting), V(exited), V(created), V(paused), V(removing),
           V(dead)), or V(missing) (no such container), or V(error) (docker could not be asked, see
-          RV(container.error_kind)).
+          RV(container.error_kind)), or V(not_watched) (O(service) is not V(vllm); docker was not asked).
+        - Podman's extra states are mapped onto docker's - C(configured) and C(initialized) to V(created),
+          C(stopped) to V(exited).
       type: str
       sample: running
     error_kind:
@@ -298,8 +315,8 @@ container:
       type: str
       sample: permission_denied
     health:
-      description: C(State.Health.Status) (V(starting), V(healthy), V(unhealthy)), V(none) when the image has
-        no HEALTHCHECK (vLLM's has none), V(null) when unknown.
+      description: C(State.Health.Status) (podman < 4 - C(State.Healthcheck.Status)) (V(starting), V(healthy),
+        V(unhealthy)), V(none) when the image has no HEALTHCHECK (vLLM's has none), V(null) when unknown.
       type: str
       sample: none
     restart_count:
@@ -338,7 +355,8 @@ vllm:
         - V(serving) (fresh stats with traffic); V(idle) (up, no recent traffic; vLLM stops logging when idle,
           so old stats mean idle, not broken); V(loading) (see RV(vllm.loading)); V(failed) (a fatal error since
           the last start, see RV(vllm.errors)); V(stopped) (container not running or missing); V(unknown)
-          (docker could not be asked, the log could not be read, or its clock runs ahead, see RV(vllm.message)).
+          (docker could not be asked, the log could not be read, or its clock runs ahead, see RV(vllm.message));
+          V(not_watched) (O(service) is not V(vllm), RV(vllm.message) says which service runs instead).
       type: str
       sample: serving
     log_status:
@@ -520,7 +538,8 @@ from ansible_collections.gpufleet.vllm.plugins.module_utils._options import LIMI
 def main() -> None:
     module = AnsibleModule(
         argument_spec={
-            "container": {"type": "str", "required": True},
+            "container": {"type": "str"},
+            "service": {"type": "str", "default": "vllm", "choices": ["vllm", "ollama", "none"]},
             "docker_path": {"type": "path"},
             "nvidia_smi_path": {"type": "path"},
             "log_lines": {"type": "int", "default": 300},
@@ -537,6 +556,7 @@ def main() -> None:
             "refresh_interval": {"type": "float", "default": 0},
             "unreachable_as_result": {"type": "bool", "default": False},
         },
+        required_if=[("service", "vllm", ("container",))],
         supports_check_mode=True,
     )
     params = module.params
@@ -559,6 +579,7 @@ def main() -> None:
             http_timeout=params["http_timeout"],
             api_key=params["api_key"] or None,
             probe=params["probe"],
+            service=params["service"],
         )
     except CollectError as exc:
         module.fail_json(msg=str(exc))

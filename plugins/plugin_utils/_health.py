@@ -18,7 +18,9 @@ Rules:
 - A check whose input does not exist is left out rather than guessed: an unreachable host has
   only ``reachable``; a failed GPU query hides the GPU count and temperature; a container that
   does not run hides the engine checks; an unread log hides ``fatal_errors``. So each problem
-  is reported once, at its cause.
+  is reported once, at its cause. A VM whose model service the collection does not watch
+  (container status ``not_watched``: an Ollama VM) has no container or engine checks at all:
+  data never read neither fails nor passes them.
 - Absent values (``None``) are never read as 0: a missing temperature or KV cache figure is
   reported as not reported, not as cool or empty.
 - ``mode="wait"``: a condition that waiting may cure (unreachable, container missing, created,
@@ -87,6 +89,8 @@ _PENDING_CONTAINER = {
 }
 _PENDING_DOCKER_ERRORS = ("daemon_down", "timeout")
 _FAILED_CONTAINER = ("exited", "dead", "paused", "removing")
+# node_info's container status for a VM that runs another model service (Ollama).
+NOT_WATCHED = "not_watched"
 
 
 class HealthError(ValueError):
@@ -578,7 +582,8 @@ def evaluate(
     checks = [_check("reachable", OK, f"collected at {collected}" if collected else "collected")]
     checks += _gpu_checks(_section(document.get("gpu")), context)
     container = _section(document.get("container"))
-    checks += _container_checks(container, context)
+    if container.get("status") != NOT_WATCHED:
+        checks += _container_checks(container, context)
     vllm = _section(document.get("vllm"))
     fatal = _fatal_errors_check(vllm)
     if fatal is not None:

@@ -189,6 +189,8 @@ _INTERFACE_RE = re.compile(r"[a-zA-Z0-9_=+.-]{1,15}")
 _GPU_COUNT_RE = re.compile(r"x(\d+)$")
 
 # State keys the inventory reads, with the JSON types hypr writes (docs/dev/formats.md 1.3).
+# hypr's state ``services``: which model service provisioning enabled.
+_SERVICE_FLAGS = ("vllm_enabled", "ollama_enabled")
 _STATE_STRINGS = (
     "vm_name",
     "region",
@@ -455,6 +457,14 @@ def _state_problem(state: Any) -> str | None:
         value = state.get(key)
         if value is not None and not isinstance(value, str):
             return f"state file key {key}: expected string, found {_describe(value)}"
+    services = state.get("services")
+    if services is not None:
+        if not isinstance(services, dict):
+            return f"state file key services: expected an object, found {_describe(services)}"
+        for key in _SERVICE_FLAGS:
+            value = services.get(key)
+            if value is not None and not isinstance(value, bool):
+                return f"state file key services.{key}: expected boolean, found {_describe(value)}"
     public_ip = state.get("public_ip")
     if public_ip is not None:
         try:
@@ -548,3 +558,27 @@ def vllm_settings(config: dict[str, Any], state: dict[str, Any]) -> dict[str, An
         "preset": preset_name,
         "tensor_parallel_size": _first_set(preset.get("tensor_parallel_size"), vllm["tensor_parallel_size"]),
     }
+
+
+def service_flags(config: dict[str, Any], state: dict[str, Any]) -> dict[str, bool]:
+    """Which model services the VM runs: the state's ``services`` (written by hypr's
+    provisioning), else the TOML's ``[vllm] install`` and ``[ollama] install``.
+
+    Returns {"vllm_enabled", "ollama_enabled"}."""
+    services = state.get("services") or {}
+    return {
+        "vllm_enabled": _first_bool(services.get("vllm_enabled"), config["vllm"]["install"]),
+        "ollama_enabled": _first_bool(services.get("ollama_enabled"), config["ollama"]["install"]),
+    }
+
+
+def _first_bool(*values: Any) -> bool:
+    return next(value for value in values if isinstance(value, bool))
+
+
+def watched_service(flags: dict[str, bool]) -> str:
+    """The service node_info is asked to watch: ``vllm`` whenever vLLM is enabled, ``ollama``
+    for an Ollama VM, ``none`` when neither runs."""
+    if flags["vllm_enabled"]:
+        return "vllm"
+    return "ollama" if flags["ollama_enabled"] else "none"

@@ -21,7 +21,7 @@ from collections.abc import Iterable, Mapping
 from ansible_collections.gpufleet.vllm.plugins.module_utils._text import clean_text
 
 NA = "n/a"
-PHASES = ("serving", "idle", "loading", "failed", "stopped", "unknown")
+PHASES = ("serving", "idle", "loading", "failed", "stopped", "unknown", "not_watched")
 TEXT_LIMIT = 300
 
 

@@ -3,7 +3,7 @@
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """The ``fakegpu`` command: make simulated hosts, inject faults, list scenarios, show answers.
 
-    fakegpu make-host DIR SCENARIO [--elapsed SECONDS] [--container NAME]
+    fakegpu make-host DIR SCENARIO [--elapsed SECONDS] [--container NAME] [--engine docker|podman]
     fakegpu set DIR KEY=VALUE|restart ...
     fakegpu list
     fakegpu show DIR [--tail N]
@@ -24,12 +24,6 @@ from fakegpu.scenarios import DEFAULT_CONTAINER, SCENARIOS
 EXIT_USAGE = 2
 SIMULATOR_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
-# The module's inspect template (gpufleet.vllm module_utils/_docker.py), for ``show``.
-MODULE_TEMPLATE = (
-    "{{.State.Status}}\t{{if .State.Health}}{{.State.Health.Status}}{{else}}none{{end}}"
-    "\t{{.RestartCount}}\t{{.State.OOMKilled}}\t{{.State.StartedAt}}\t{{.State.ExitCode}}"
-    "\t{{.Config.Image}}\t{{.State.Error}}"
-)
 MODULE_GPU_FIELDS = ("index,uuid,name,temperature.gpu,utilization.gpu,power.draw,power.limit,"
                      "memory.used,memory.total")
 
@@ -55,8 +49,10 @@ def _write_executable(path: str, text: str) -> None:
     os.chmod(path, 0o755)
 
 
-def make_host(host_dir: str, scenario_name: str, elapsed=None, container=None) -> None:
+def make_host(host_dir: str, scenario_name: str, elapsed=None, container=None, engine="docker") -> None:
     scenario = hoststate.scenario_named(scenario_name)
+    if engine not in hoststate.ENGINES:
+        raise SimulatorError("--engine must be one of %s, got %r" % (", ".join(hoststate.ENGINES), engine))
     if elapsed is not None and elapsed < 0:
         raise SimulatorError("--elapsed must be 0 or more seconds, got %s" % elapsed)
     python = sys.executable
@@ -65,12 +61,13 @@ def make_host(host_dir: str, scenario_name: str, elapsed=None, container=None) -
                              "fakegpu with another Python" % python)
     host_dir = os.path.abspath(host_dir)
     os.makedirs(os.path.join(host_dir, "bin"), exist_ok=True)
-    for command, entry in (("nvidia-smi", "nvidia_smi_main"), ("docker", "docker_main")):
+    for command, entry in (("nvidia-smi", "nvidia_smi_main"), (engine, "docker_main")):
         _write_executable(os.path.join(host_dir, "bin", command), _EXECUTABLE.format(
             python=python, command=command, host_dir=host_dir, root=SIMULATOR_ROOT, entry=entry))
     now = hoststate.clock()
     hoststate.save_state(host_dir, {
         "scenario": scenario.name,
+        "engine": engine,
         "container": container or DEFAULT_CONTAINER,
         "started_epoch": now - (scenario.default_elapsed if elapsed is None else elapsed),
         "overrides": {},
@@ -157,9 +154,8 @@ def show(host_dir: str, tail: int) -> str:
     calls = (
         ("nvidia-smi", nvidia_smi.answer,
          ["--query-gpu=" + MODULE_GPU_FIELDS, "--format=csv,noheader,nounits"]),
-        ("docker", docker_cli.answer,
-         ["container", "inspect", "--format", MODULE_TEMPLATE, host.container]),
-        ("docker", docker_cli.answer,
+        (host.engine, docker_cli.answer, ["container", "inspect", host.container]),
+        (host.engine, docker_cli.answer,
          ["logs", "--timestamps", "--tail", str(tail), host.container]),
     )
     lines = ["%s: scenario %s (%s), container %s, %.1f s since the current start"
@@ -191,6 +187,8 @@ def _parser() -> argparse.ArgumentParser:
     make.add_argument("scenario")
     make.add_argument("--elapsed", type=float, help="seconds since the container started")
     make.add_argument("--container", help="container name (default %s)" % DEFAULT_CONTAINER)
+    make.add_argument("--engine", default="docker", help="container CLI the host has: docker "
+                      "(bin/docker, the default) or podman (bin/podman)")
     change = commands.add_parser("set", help="change a host at run time (fault injection)")
     change.add_argument("dir")
     change.add_argument("items", nargs="+", metavar="KEY=VALUE|restart")
@@ -205,7 +203,7 @@ def main(argv) -> int:
     try:
         args = _parser().parse_args(argv)
         if args.command == "make-host":
-            make_host(args.dir, args.scenario, args.elapsed, args.container)
+            make_host(args.dir, args.scenario, args.elapsed, args.container, args.engine)
         elif args.command == "set":
             set_state(args.dir, args.items)
         elif args.command == "list":

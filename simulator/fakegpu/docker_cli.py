@@ -1,11 +1,14 @@
 # -*- coding: utf-8 -*-
 # Copyright: gpufleet.vllm contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Stand-in for the ``docker`` CLI: ``[container] inspect`` and ``[container] logs``.
+"""Stand-in for the ``docker`` CLI, and for ``podman`` on a host made with ``--engine podman``:
+``[container] inspect`` and ``[container] logs``.
 
-Texts are docker CLI 28.2.2 / moby (docs/dev/formats.md section 5); every error goes to stderr with
-exit status 1. ``logs`` writes each entry to the stream the container wrote it on, stamped
-with RFC3339NanoFixed when ``--timestamps`` is given.
+docker texts are docker CLI 28.2.2 / moby; every error goes to stderr with exit status 1.
+podman texts are libpod's: a missing container is exit status 125. ``logs`` writes each entry
+to the stream the container wrote it on, stamped when ``--timestamps`` is given: docker's
+RFC3339NanoFixed in UTC, podman's RFC3339Nano in the local zone (``TZ``). ``inspect --format``
+(a Go template) is not simulated: the module reads the JSON document.
 """
 
 from __future__ import annotations
@@ -21,10 +24,15 @@ PERMISSION_DENIED = (
 )
 NO_SUCH_CONTAINER = "Error response from daemon: No such container: %s\n"
 NO_SUCH_OBJECT = "Error: No such object: %s\n"
+PODMAN_NO_SUCH_CONTAINER = "Error: no container with name or ID \"%s\" found: no such container\n"
+EXIT_PODMAN_ERROR = 125
+FORMAT_NOT_SIMULATED = ("fakegpu: %s inspect --format is not simulated (no Go template engine); "
+                        "read the JSON document without --format\n")
+EXIT_SIMULATOR_ERROR = 2
 LOGS_UNSUPPORTED = ("Error response from daemon: configured logging driver does not support "
                     "reading\n")
-TEMPLATE_ERROR = "template parsing error: %s\n"
 CLIENT_VERSION = "Docker version 28.2.2, build e6534b4\n"
+PODMAN_VERSION = "podman version 4.9.3\n"
 HANG_SECONDS = 3600
 EXIT_USAGE = 125  # cobra flag errors
 
@@ -83,11 +91,26 @@ def _daemon_error(host, name: str, out: Output):
     return None
 
 
+def _missing(host, name: str, out: Output, plain: bool = False) -> None:
+    """The CLI's answer for a container that does not exist (stderr and status)."""
+    if host.engine == "podman":
+        out.stderr(PODMAN_NO_SUCH_CONTAINER % name)
+        out.status = EXIT_PODMAN_ERROR
+    else:
+        out.stderr((NO_SUCH_OBJECT if plain else NO_SUCH_CONTAINER) % name)
+        out.status = 1
+
+
+def _exists(host, name: str) -> bool:
+    return host.container_exists and name in (host.container, "/" + host.container)
+
+
 def inspect(host, argv, plain: bool) -> Output:
-    """``docker inspect`` (PLAIN) or ``docker container inspect``."""
+    """``docker inspect`` (PLAIN) or ``docker container inspect``: the JSON array."""
     # Imported here, not at the top: ``docker logs`` calls need neither.
-    from fakegpu import gotemplate
-    from fakegpu.runs import inspect_document
+    import json
+
+    from fakegpu.runs import inspect_document, podman_inspect_document
 
     out = Output()
     command = "inspect" if plain else "container inspect"
@@ -97,34 +120,19 @@ def inspect(host, argv, plain: bool) -> Output:
     if not names:
         raise UsageError("\"docker %s\" requires at least 1 argument.\nSee 'docker %s --help'.\n"
                          % (command, command), status=1)
-    template = values.get("format")
-    nodes = None
-    if template:
-        try:
-            nodes = gotemplate.parse(template)
-        except gotemplate.TemplateError as exc:
-            return out.finish(1, stderr=TEMPLATE_ERROR % exc)
+    if values.get("format"):
+        return out.finish(EXIT_SIMULATOR_ERROR, stderr=FORMAT_NOT_SIMULATED % host.engine)
     failed = _daemon_error(host, names[0], out)
     if failed is not None:
         return failed
+    document = podman_inspect_document if host.engine == "podman" else inspect_document
     found = []
     for name in names:
-        if not host.container_exists or name not in (host.container, "/" + host.container):
-            out.stderr((NO_SUCH_OBJECT if plain else NO_SUCH_CONTAINER) % name)
-            out.status = 1
-            continue
-        document = inspect_document(host)
-        if nodes is None:
-            found.append(document)
-            continue
-        try:
-            out.stdout(gotemplate.execute(template, nodes, document) + "\n")
-        except gotemplate.TemplateError as exc:
-            out.stderr(TEMPLATE_ERROR % exc)
-            out.status = 1
-    if nodes is None and (found or plain):
-        import json
-
+        if _exists(host, name):
+            found.append(document(host))
+        else:
+            _missing(host, name, out, plain)
+    if found or plain:
         out.chunks.insert(0, (1, json.dumps(found, indent=4, ensure_ascii=False) + "\n"))
     return out
 
@@ -144,13 +152,14 @@ def logs(host, argv) -> Output:
     failed = _daemon_error(host, name, out)
     if failed is not None:
         return failed
-    if not host.container_exists or name not in (host.container, "/" + host.container):
-        return out.finish(1, stderr=NO_SUCH_CONTAINER % name)
+    if not _exists(host, name):
+        _missing(host, name, out)
+        return out
     if not host.logs_readable:
         return out.finish(1, stderr=LOGS_UNSUPPORTED)
     # Imported here, not at the top: ``docker inspect`` calls need neither.
     from fakegpu import logs as container_logs
-    from fakegpu.runs import rfc3339
+    from fakegpu.runs import local_time, rfc3339
     from fakegpu.timeparse import parse_time
 
     tail = values.get("tail", "all")
@@ -168,8 +177,13 @@ def logs(host, argv) -> Output:
     selected = container_logs.entries(host, tail if tail >= 0 else None,
                                       bounds.get("since"), bounds.get("until"))
     stamps = values.get("timestamps", False)
+    podman = host.engine == "podman"
     for entry in selected:
-        text = rfc3339(entry.ns) + " " + entry.text if stamps else entry.text
+        if stamps:
+            stamp = local_time(rfc3339(entry.ns)) if podman else rfc3339(entry.ns)
+            text = stamp + " " + entry.text
+        else:
+            text = entry.text
         if entry.stream == "stderr":
             out.stderr(text + "\n")
         else:
@@ -183,7 +197,7 @@ def answer(host, argv) -> Output:
     while args and args[0].startswith("-"):
         flag = args.pop(0)
         if flag in ("-v", "--version"):
-            return Output().finish(0, stdout=CLIENT_VERSION)
+            return Output().finish(0, stdout=PODMAN_VERSION if host.engine == "podman" else CLIENT_VERSION)
         if flag in _GLOBAL_FLAGS_WITH_VALUE and args:
             args.pop(0)
     if args[:1] == ["container"]:

@@ -1,7 +1,8 @@
 # -*- coding: utf-8 -*-
 # Copyright: gpufleet.vllm contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Entry points of the generated ``DIR/bin/nvidia-smi`` and ``DIR/bin/docker`` scripts.
+"""Entry points of the generated ``DIR/bin/nvidia-smi`` and ``DIR/bin/docker`` (or
+``DIR/bin/podman``) scripts.
 
 They run at every call of the stand-ins, so they import only what the command needs.
 """

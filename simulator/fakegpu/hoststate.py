@@ -3,7 +3,8 @@
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """A simulated host: DIR/state.json, read against its scenario at one instant.
 
-state.json keys: ``scenario``, ``container`` (name), ``started_epoch`` (start of the
+state.json keys: ``scenario``, ``engine`` (``docker``, the default, or ``podman``: which CLI
+the host has), ``container`` (name), ``started_epoch`` (start of the
 container's current run), ``overrides`` (fault injections set with ``fakegpu set``) and
 ``previous_runs`` (``[{"scenario", "started_epoch", "finished_epoch"}]``, one per ``restart``).
 The clock is the wall clock, or ``FAKEGPU_NOW`` (epoch seconds) when set, so tests can pin it.
@@ -18,6 +19,7 @@ from fakegpu import minijson
 from fakegpu.scenarios import SCENARIOS
 
 STATE_FILE = "state.json"
+ENGINES = ("docker", "podman")
 
 # Values each override accepts; "default" removes the override (back to the scenario's way).
 OVERRIDES = {
@@ -87,6 +89,9 @@ class Host:
             self.started_epoch = float(state["started_epoch"])
             self.overrides = dict(state.get("overrides", {}))
             self.previous_runs = list(state.get("previous_runs", []))
+            self.engine = str(state.get("engine", "docker"))
+            if self.engine not in ENGINES:
+                raise ValueError("engine must be one of %s, not %r" % (", ".join(ENGINES), self.engine))
         except (KeyError, TypeError, ValueError) as exc:
             raise SimulatorError("%s is not a fakegpu state (%s: %s)"
                                  % (state_path(host_dir), type(exc).__name__, exc)) from None
@@ -114,9 +119,11 @@ class Host:
     @property
     def docker_fault(self):
         override = self.overrides.get("docker")
-        if override is None:
-            return self.scenario.docker
-        return None if override == "ok" else override
+        fault = self.scenario.docker if override is None else None if override == "ok" else override
+        # Podman has no daemon to be down or to refuse the socket: only a hang applies.
+        if self.engine == "podman" and fault != "hang":
+            return None
+        return fault
 
     @property
     def container_exists(self) -> bool:

@@ -1,7 +1,8 @@
 # -*- coding: utf-8 -*-
 # Copyright: gpufleet.vllm contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""The runs of a simulated container (earliest first) and its ``docker inspect`` document.
+"""The runs of a simulated container (earliest first) and its ``docker inspect`` and
+``podman container inspect`` documents.
 
 Runs come from three places: the scenario's earlier runs (a restart loop), the runs ended by
 ``fakegpu set DIR restart`` (state.json ``previous_runs``) and the current run. Times are epoch
@@ -10,6 +11,7 @@ seconds; docker prints them as RFC 3339 with nanoseconds.
 
 from __future__ import annotations
 
+import calendar
 import time
 
 from fakegpu.hoststate import scenario_named
@@ -19,6 +21,9 @@ ZERO_TIME = "0001-01-01T00:00:00Z"  # Go's zero time.Time, as docker prints "nev
 CONTAINER_ID = "3f9c1a7e5b2d4c6e8a0b1c2d3e4f5a6b7c8d9e0f1a2b3c4d5e6f7a8b9c0d1e2f"
 IMAGE_ID = "sha256:9d2b7c4e1f3a5b6c7d8e9f0a1b2c3d4e5f6a7b8c9d0e1f2a3b4c5d6e7f8a9b0c"
 HOST_PID = 48211
+# hypr passes [vllm] extra_docker_env to the container: Config.Env may hold secrets. This fake
+# token lets the tests check that no output of the collection ever carries it.
+SECRET_ENV = "HUGGING_FACE_HUB_TOKEN=hf_fakegpuSecretTokenNeverShown0123456789"
 
 
 class Run:
@@ -116,7 +121,8 @@ def inspect_document(host) -> dict:
     if scenario.healthcheck:
         ordered_state["Health"] = _health(host, current.started)
     config = {
-        "Hostname": "hyperstack", "Env": ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin"],
+        "Hostname": "hyperstack",
+        "Env": ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin", SECRET_ENV],
         "Cmd": ["--model", MODEL, "--host", "0.0.0.0", "--port", str(PORT)],
         "Image": scenario.image,
         "Entrypoint": ["python3", "-m", "vllm.entrypoints.openai.api_server"],
@@ -148,4 +154,56 @@ def inspect_document(host) -> dict:
         },
         "Mounts": [],
         "Config": config,
+    }
+
+
+def local_time(text: str) -> str:
+    """A docker UTC time (``...Z``) as Go's RFC3339Nano in the local zone (``TZ``), how podman
+    prints times; Go's zero time stays as it is."""
+    if text == ZERO_TIME:
+        return text
+    whole, _dot, fraction = text[:-1].partition(".")
+    seconds = calendar.timegm(time.strptime(whole, "%Y-%m-%dT%H:%M:%S"))
+    local = time.localtime(seconds)
+    offset = local.tm_gmtoff or 0
+    zone = "Z" if offset == 0 else "%s%02d:%02d" % ("+" if offset > 0 else "-", abs(offset) // 3600,
+                                                   abs(offset) % 3600 // 60)
+    digits = fraction.rstrip("0")
+    return time.strftime("%Y-%m-%dT%H:%M:%S", local) + ("." + digits if digits else "") + zone
+
+
+def podman_inspect_document(host) -> dict:
+    """The container as ``podman container inspect`` returns it (libpod's InspectContainerData,
+    abridged): name without "/", times in the local zone, ``configured`` for a container that
+    never started, ``ImageName``, and ``State.Health`` with an empty status when the image has
+    no HEALTHCHECK."""
+    docker = inspect_document(host)
+    state = docker["State"]
+    status = {"created": "configured"}.get(state["Status"], state["Status"])
+    health = state.get("Health") or {"Status": "", "FailingStreak": 0, "Log": None}
+    config = dict(docker["Config"])
+    config["Image"] = "docker.io/" + config["Image"]
+    return {
+        "Id": docker["Id"],
+        "Created": local_time(docker["Created"]),
+        "Path": docker["Path"],
+        "Args": docker["Args"],
+        "State": {
+            "OciVersion": "1.1.0+dev", "Status": status, "Running": state["Running"],
+            "Paused": False, "Restarting": False, "OOMKilled": False, "Dead": False,
+            "Pid": state["Pid"], "ConmonPid": state["Pid"] - 3 if state["Pid"] else 0,
+            "ExitCode": state["ExitCode"], "Error": state["Error"],
+            "StartedAt": local_time(state["StartedAt"]), "FinishedAt": local_time(state["FinishedAt"]),
+            "Health": health, "CheckpointedAt": ZERO_TIME, "RestoredAt": ZERO_TIME,
+        },
+        "Image": docker["Image"][len("sha256:"):],
+        "ImageName": config["Image"],
+        "Rootfs": "",
+        "Pod": "",
+        "Name": host.container,
+        "RestartCount": docker["RestartCount"],
+        "Driver": "overlay",
+        "OCIRuntime": "crun",
+        "Config": config,
+        "HostConfig": docker["HostConfig"],
     }

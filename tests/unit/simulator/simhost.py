@@ -24,12 +24,13 @@ class Host:
         self.path = path
 
     def run(self, command: str, *args: str, now: float = NOW, merged: bool = False,
-            timeout: float = 30) -> subprocess.CompletedProcess:
-        """Run bin/COMMAND ARGS; bytes out. MERGED sends stderr into stdout, as the module does."""
+            timeout: float = 30, env: dict = None) -> subprocess.CompletedProcess:
+        """Run bin/COMMAND ARGS; bytes out. MERGED sends stderr into stdout, as the module does.
+        ENV adds variables (TZ for podman's local times)."""
         return subprocess.run(
             [str(self.path / "bin" / command), *args],
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT if merged else subprocess.PIPE,
-            env=clock_env(now), timeout=timeout, check=False)
+            env=dict(clock_env(now), **(env or {})), timeout=timeout, check=False)
 
     def nvidia_smi(self, *args: str, **kwargs) -> subprocess.CompletedProcess:
         return self.run("nvidia-smi", *args, **kwargs)

@@ -6,10 +6,13 @@ every run of a restarted container, and the vLLM texts of docs/dev/formats.md se
 
 from __future__ import annotations
 
+import datetime
+import json
 import re
 
 import pytest
 
+from ansible_collections.gpufleet.vllm.plugins.module_utils._vllm_log import parse_log_text
 from simhost import NOW
 
 CONTAINER = "vllm_qwen36_27b"
@@ -128,9 +131,9 @@ def test_a_restart_keeps_the_old_runs_lines(make_host):
     assert got[0][31:] == BUSY_STATS % "00:57:09"
     assert got[1][31:] == ("(APIServer pid=1) INFO 11-28 00:57:14 [api_server.py:1839] vLLM API "
                            "server version 0.11.0")
-    inspected = host.docker("inspect", "-f", "{{.RestartCount}} {{.State.StartedAt}} "
-                            "{{.State.FinishedAt}}", CONTAINER, now=NOW + 1)
-    assert inspected.stdout.decode() == "1 2026-11-28T00:57:14Z 2026-11-28T00:57:14Z\n"
+    (inspected,) = json.loads(host.docker("inspect", CONTAINER, now=NOW + 1).stdout)
+    assert (inspected["RestartCount"], inspected["State"]["StartedAt"], inspected["State"]["FinishedAt"]) == (
+        1, "2026-11-28T00:57:14Z", "2026-11-28T00:57:14Z")
 
 
 def test_restart_loop_shows_the_earlier_runs(make_host):
@@ -292,3 +295,22 @@ def test_errors(make_host, scenario, override, stderr):
 def test_never_started_container_has_an_empty_log(make_host):
     done = make_host("driver-not-loaded").docker("logs", "-t", CONTAINER)
     assert (done.returncode, done.stdout, done.stderr) == (0, b"", b"")
+
+
+PODMAN_STAMP = re.compile(r"2026-11-28T\d\d:\d\d:\d\d(?:\.\d*[1-9])?\+05:30 ")
+
+
+@pytest.mark.parametrize("scenario, tail", [("busy", "5"), ("loading", "300"), ("cuda-oom", "300")])
+def test_podman_stamps_local_rfc3339nano_and_the_module_reads_them_like_dockers(make_host, scenario, tail):
+    """podman logs --timestamps: Go's RFC3339Nano in the local zone (trailing zeros trimmed),
+    where docker prints RFC3339NanoFixed in UTC. Same lines, same parse."""
+    docker = make_host(scenario).docker("logs", "--timestamps", "--tail", tail, CONTAINER, merged=True)
+    podman = make_host(scenario, "--engine", "podman").run(
+        "podman", "logs", "--timestamps", "--tail", tail, CONTAINER, merged=True, env={"TZ": "Asia/Kolkata"})
+    docker_lines = docker.stdout.decode("utf-8", "surrogateescape").split("\n")[:-1]
+    podman_lines = podman.stdout.decode("utf-8", "surrogateescape").split("\n")[:-1]
+    assert (docker.returncode, podman.returncode) == (0, 0)
+    assert docker_lines and all(PODMAN_STAMP.match(line) for line in podman_lines)
+    assert [line.split(" ", 1)[1] for line in podman_lines] == [line.split(" ", 1)[1] for line in docker_lines]
+    now = datetime.datetime.fromtimestamp(NOW, datetime.timezone.utc)
+    assert parse_log_text(podman.stdout.decode(), None, now) == parse_log_text(docker.stdout.decode(), None, now)

@@ -16,11 +16,6 @@ from simhost import NOW, clock_env
 
 RUNS = 50
 BOUND_SECONDS = 0.25
-TEMPLATE = (
-    "{{.State.Status}}\t{{if .State.Health}}{{.State.Health.Status}}{{else}}none{{end}}"
-    "\t{{.RestartCount}}\t{{.State.OOMKilled}}\t{{.State.StartedAt}}\t{{.State.ExitCode}}"
-    "\t{{.Config.Image}}\t{{.State.Error}}"
-)
 
 
 def median_seconds(argv) -> float:
@@ -41,8 +36,7 @@ def test_each_executable_starts_fast(make_host):
         "nvidia-smi --query-gpu": [str(bin_dir / "nvidia-smi"), "--query-gpu=index,uuid,name,"
                                    "temperature.gpu,utilization.gpu,power.draw,power.limit,"
                                    "memory.used,memory.total", "--format=csv,noheader,nounits"],
-        "docker container inspect": [str(bin_dir / "docker"), "container", "inspect", "--format",
-                                     TEMPLATE, "vllm_qwen36_27b"],
+        "docker container inspect": [str(bin_dir / "docker"), "container", "inspect", "vllm_qwen36_27b"],
         "docker logs --tail 300": [str(bin_dir / "docker"), "logs", "--timestamps", "--tail",
                                    "300", "vllm_qwen36_27b"],
     }

@@ -6,6 +6,7 @@ on real hypr files (fixtures/hypr is hypr's own examples, fixtures/edge the edge
 
 from __future__ import annotations
 
+import json
 import os
 import shlex
 import shutil
@@ -90,10 +91,11 @@ def host_vars(plugin, name):
 
 
 def group_hosts(plugin):
+    """Members of each group; the group ollama only when it has some (the Ollama tests check it)."""
     return {
         name: sorted(host.name for host in group.get_hosts())
         for name, group in plugin.inventory.groups.items()
-        if name not in ("all", "ungrouped")
+        if name not in ("all", "ungrouped") and (name != "ollama" or group.get_hosts())
     }
 
 
@@ -126,6 +128,9 @@ def hypr_vm1_vars(address_host="hyperstack1.wg1"):
         "hyperstack_vllm_preset": "qwen36-27b",
         "hyperstack_vllm_port": 11434,
         "hyperstack_tensor_parallel_size": 1,
+        "hyperstack_vllm_enabled": True,
+        "hyperstack_ollama_enabled": False,
+        "hyperstack_service": "vllm",
         "hyperstack_wireguard_hostname": "hyperstack1.wg1",
         "hyperstack_wireguard_ip": "192.168.3.1",
     }
@@ -160,6 +165,9 @@ def hypr_vm2_vars(address_host="hyperstack2.wg1"):
         "hyperstack_vllm_preset": None,
         "hyperstack_vllm_port": 11434,
         "hyperstack_tensor_parallel_size": 1,
+        "hyperstack_vllm_enabled": True,
+        "hyperstack_ollama_enabled": False,
+        "hyperstack_service": "vllm",
         "hyperstack_wireguard_hostname": "hyperstack2.wg1",
         "hyperstack_wireguard_ip": "192.168.3.3",
     }
@@ -332,6 +340,9 @@ def test_populate_preset_named_by_state(make_plugin):
         "hyperstack_vllm_preset": "big",
         "hyperstack_vllm_port": 8000,
         "hyperstack_tensor_parallel_size": 8,
+        "hyperstack_vllm_enabled": True,
+        "hyperstack_ollama_enabled": False,
+        "hyperstack_service": "vllm",
         "hyperstack_wireguard_hostname": "gpu8.wg0",
         "hyperstack_wireguard_ip": "10.77.0.1",
     }
@@ -369,6 +380,9 @@ def test_populate_minimal_config_takes_hypr_defaults(make_plugin):
         "hyperstack_vllm_preset": None,
         "hyperstack_vllm_port": 11434,
         "hyperstack_tensor_parallel_size": 1,
+        "hyperstack_vllm_enabled": True,
+        "hyperstack_ollama_enabled": False,
+        "hyperstack_service": "vllm",
         "hyperstack_wireguard_hostname": "hyperstack.wg1",
         "hyperstack_wireguard_ip": "192.168.3.1",
     }
@@ -563,6 +577,7 @@ PROVISIONED_STATE = '{"vm_id": 1, "public_ip": "203.0.113.7", "flavor_name": "n3
         ("ungrouped", {}),
         ("provisioned", {}),
         ("unprovisioned", {}),
+        ("ollama", {}),
         ("multi_gpu", {"groups": {"multi_gpu": "hyperstack_expected_gpu_count > 1"}}),
         ("flavor_n3_H100x2", {"keyed_groups": [{"key": "hyperstack_flavor", "prefix": "flavor"}]}),
     ],
@@ -660,3 +675,65 @@ def test_populate_warns_about_an_empty_config_files(make_plugin):
     plugin._populate("/unused", "/srv/fleet.hyperstack.yml")
     assert plugin.inventory.hosts == {}
     assert make_plugin.warnings == ["/srv/fleet.hyperstack.yml: config_files is empty, so this inventory has no hosts"]
+
+
+OLLAMA_TOML = "[ollama]\ninstall = true\n[vllm]\ninstall = false\n"
+VLLM_OFF = {"hyperstack_vllm_model": None, "hyperstack_vllm_container": None, "hyperstack_vllm_preset": None,
+            "hyperstack_tensor_parallel_size": None}
+
+
+@pytest.mark.parametrize(
+    ("toml", "services", "expected", "groups"),
+    [
+        pytest.param("", None, {"hyperstack_vllm_enabled": True, "hyperstack_ollama_enabled": False,
+                                "hyperstack_service": "vllm", "hyperstack_vllm_container": "vllm_qwen36_27b"},
+                     ["provisioned"], id="vllm-by-default"),
+        pytest.param(OLLAMA_TOML, None, {"hyperstack_vllm_enabled": False, "hyperstack_ollama_enabled": True,
+                                         "hyperstack_service": "ollama", **VLLM_OFF},
+                     ["ollama", "provisioned"], id="ollama-from-the-toml"),
+        pytest.param("", {"vllm_enabled": False, "ollama_enabled": True},
+                     {"hyperstack_vllm_enabled": False, "hyperstack_ollama_enabled": True,
+                      "hyperstack_service": "ollama", **VLLM_OFF},
+                     ["ollama", "provisioned"], id="ollama-from-the-state-over-the-toml"),
+        pytest.param(OLLAMA_TOML, {"vllm_enabled": True, "ollama_enabled": False},
+                     {"hyperstack_vllm_enabled": True, "hyperstack_ollama_enabled": False,
+                      "hyperstack_service": "vllm", "hyperstack_vllm_container": "vllm_qwen36_27b"},
+                     ["provisioned"], id="vllm-from-the-state-over-the-toml"),
+        pytest.param("", {"vllm_enabled": True, "ollama_enabled": True},
+                     {"hyperstack_service": "vllm"}, ["provisioned"], id="both-watches-vllm"),
+        pytest.param("[vllm]\ninstall = false\n", {"vllm_enabled": None},
+                     {"hyperstack_vllm_enabled": False, "hyperstack_ollama_enabled": False,
+                      "hyperstack_service": "none", **VLLM_OFF},
+                     ["provisioned"], id="neither"),
+    ],
+)
+def test_populate_ollama_vms(make_plugin, tmp_path, toml, services, expected, groups):
+    state = {"vm_id": 7, "public_ip": "203.0.113.9"}
+    if services is not None:
+        state["services"] = services
+    (tmp_path / "vm.toml").write_text(toml + '[state]\nfile = "vm-state.json"\n[wireguard]\nauto_setup = false\n')
+    (tmp_path / "vm-state.json").write_text(json.dumps(state))
+    plugin = make_plugin([str(tmp_path / "vm.toml")])
+    plugin._populate("/unused")
+    variables = host_vars(plugin, "vm")
+    assert {name: variables[name] for name in expected} == expected
+    assert sorted(name for name, hosts in group_hosts(plugin).items() if hosts == ["vm"]) == groups
+    assert make_plugin.warnings == []
+
+
+@pytest.mark.parametrize(
+    ("services", "problem"),
+    [
+        ('"yes"', "state file key services: expected an object, found string 'yes'"),
+        ('{"vllm_enabled": "true"}', "state file key services.vllm_enabled: expected boolean, found string 'true'"),
+        ('{"ollama_enabled": 1}', "state file key services.ollama_enabled: expected boolean, found integer 1"),
+    ],
+)
+def test_populate_bad_services_keep_the_host_unprovisioned(make_plugin, tmp_path, services, problem):
+    path = write_vm(tmp_path, "vm", '{"vm_id": 7, "public_ip": "203.0.113.9", "services": %s}' % services)
+    plugin = make_plugin([path])
+    plugin._populate("/unused")
+    variables = host_vars(plugin, "vm")
+    assert (variables["hyperstack_state_error"], variables["hyperstack_provisioned"]) == (problem, False)
+    # Without a usable state the TOML decides: hypr's default is vLLM.
+    assert variables["hyperstack_service"] == "vllm"

@@ -11,13 +11,14 @@ import re
 import pytest
 
 from ansible_collections.gpufleet.vllm.plugins.module_utils._collect import CollectError, collect
-from ansible_collections.gpufleet.vllm.plugins.module_utils._docker import INSPECT_TEMPLATE
 from ansible_collections.gpufleet.vllm.plugins.module_utils._nvidia_smi import DEFAULT_QUERY_FIELDS
 from ansible_collections.gpufleet.vllm.plugins.module_utils._runner import CommandResult
 
 NOW = datetime.datetime(2026, 11, 28, 2, 0, 0, tzinfo=datetime.timezone.utc)
 GPU_ROW = "0, GPU-1, NVIDIA A100 80GB PCIe, 41, 87, 212.44, 300.00, 74213, 81920\n"
-INSPECT = "running\tnone\t0\tfalse\t2026-11-28T01:00:00.000000000Z\t0\tvllm/vllm-openai:latest\t\n"
+INSPECT = ('[{"Name": "/vllm_x", "RestartCount": 0, "State": {"Status": "running", "OOMKilled": false, '
+           '"ExitCode": 0, "Error": "", "StartedAt": "2026-11-28T01:00:00.000000000Z"}, '
+           '"Config": {"Image": "vllm/vllm-openai:latest", "Env": ["HF_TOKEN=hf_secret"]}}]\n')
 STATS = ("2026-11-28T01:59:55.000000000Z INFO 11-28 01:59:55 [loggers.py:123] Engine 000: Avg prompt "
          "throughput: 10.0 tokens/s, Avg generation throughput: 20.0 tokens/s, Running: 1 reqs, Waiting: 0 "
          "reqs, GPU KV cache usage: 5.0%, Prefix cache hit rate: 1.0%\n")
@@ -55,9 +56,42 @@ def test_commands_are_argument_lists():
     assert sorted(runner.calls) == sorted([
         (["/bin/nvidia-smi", "--query-gpu=" + ",".join(DEFAULT_QUERY_FIELDS), "--format=csv,noheader,nounits"],
          False, False),
-        (["/bin/docker", "container", "inspect", "--format", INSPECT_TEMPLATE, "vllm_x"], False, False),
+        (["/bin/docker", "container", "inspect", "vllm_x"], False, False),
         (["/bin/docker", "logs", "--timestamps", "--tail", "300", "vllm_x"], True, True),
     ])
+
+
+@pytest.mark.parametrize("service, message", [
+    ("ollama", "Ollama: not watched by this collection"),
+    ("none", "no model service: neither vLLM nor Ollama is enabled on this VM; not watched by this collection"),
+])
+@pytest.mark.parametrize("container", [None, "vllm_x"])
+def test_a_service_other_than_vllm_collects_the_gpus_only(service, message, container):
+    runner = FakeRunner()
+    document = collect(container, "/bin/docker", "/bin/nvidia-smi", 300, 5.0, list(DEFAULT_QUERY_FIELDS), 30.0,
+                       runner=runner, clock=lambda: NOW, service=service)
+    binaries = {argv[0] for argv, _merge, _tail in runner.calls}
+    assert "/bin/nvidia-smi" in binaries and "/bin/docker" not in binaries
+    assert "status" in document["gpu"]
+    assert document["container"] == {
+        "name": container, "status": "not_watched", "error_kind": None, "health": None, "restart_count": None,
+        "started_at": None, "oom_killed": None, "exit_code": None, "image": None, "message": message}
+    assert document["vllm"] == {
+        "phase": "not_watched", "log_status": "not_read", "message": message, "engines": [], "loading": None,
+        "errors": [], "ready": False, "last_log_at": None, "log_lines_read": 0}
+
+
+@pytest.mark.parametrize("container, service, message", [
+    (None, "vllm", "container is required when service is vllm"),
+    ("vllm_x", "comfyui", "service must be one of vllm, ollama, none, got 'comfyui'"),
+    ("-rm", "ollama", "invalid container name '-rm'"),
+])
+def test_bad_service_requests_run_nothing(container, service, message):
+    runner = FakeRunner()
+    with pytest.raises(CollectError, match=re.escape(message)):
+        collect(container, "/bin/docker", "/bin/nvidia-smi", 300, 5.0, list(DEFAULT_QUERY_FIELDS), 30.0,
+                runner=runner, clock=lambda: NOW, service=service)
+    assert runner.calls == []
 
 
 def test_serving_document():
@@ -168,7 +202,7 @@ def stamped(when, text="INFO 11-28 01:59:55 [loggers.py:123] Engine 000: Avg pro
      "failed", "torch.OutOfMemoryError", []),
 ])
 def test_log_clock_ahead_of_the_vm(started, log, status, log_status, phase, message_start, ages):
-    inspect = INSPECT.replace("running", status).replace("2026-11-28T01:00:00.000000000Z", started)
+    inspect = INSPECT.replace('"running"', '"%s"' % status).replace("2026-11-28T01:00:00.000000000Z", started)
     vllm = run(FakeRunner(inspect=result(stdout=inspect), logs=result(stdout=log)))["vllm"]
     assert (vllm["log_status"], vllm["phase"]) == (log_status, phase)
     if message_start is None:

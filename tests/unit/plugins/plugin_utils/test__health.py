@@ -362,6 +362,29 @@ EVALUATION_CASES = [
         id="malformed-sections"),
 ]
 
+# node_info's document for a VM that runs Ollama (service=ollama): GPUs only.
+OLLAMA_MESSAGE = "Ollama: not watched by this collection"
+NOT_WATCHED = {
+    "container": {"name": None, "status": "not_watched", "error_kind": None, "health": None, "restart_count": None,
+                  "started_at": None, "oom_killed": None, "exit_code": None, "image": None,
+                  "message": OLLAMA_MESSAGE},
+    "vllm": {"phase": "not_watched", "log_status": "not_read", "message": OLLAMA_MESSAGE, "engines": [],
+             "loading": None, "errors": [], "ready": False, "last_log_at": None, "log_lines_read": 0},
+}
+GPU_CHECKS = ("reachable", "gpu_driver", "gpu_count", "gpu_temperature")
+EVALUATION_CASES += [
+    # The container and engine checks are left out: never failed, never passed.
+    pytest.param(document(**NOT_WATCHED), {}, [check for check in expect() if check[0] in GPU_CHECKS],
+                 id="ollama-gpus-only"),
+    pytest.param(document(**NOT_WATCHED), {"mode": "wait", "waited_s": 5, "wait_timeout_s": 1800},
+                 [check for check in expect() if check[0] in GPU_CHECKS], id="ollama-wait"),
+    # The GPU checks still judge an Ollama VM.
+    pytest.param(document(**NOT_WATCHED, **{"gpu.devices": []}), {"expected_gpu_count": 1},
+                 [("reachable", "ok", "collected at 2026-11-28T01:40:00.123456Z"),
+                  ("gpu_driver", "ok", "nvidia-smi answered: 0 GPU(s)"),
+                  ("gpu_count", "fail", "0 GPU(s) found, 1 expected")], id="ollama-gpu-missing"),
+]
+
 
 @pytest.mark.parametrize(("doc", "options", "expected"), EVALUATION_CASES)
 def test_evaluate(doc, options, expected):
