@@ -79,6 +79,8 @@ class ActionModule(ActionBase):
             return result
         self._pace(float(check_option("refresh_interval", self._task.args.get("refresh_interval")) or 0),
                    str((task_vars or {}).get("inventory_hostname", "")))
+        # The dashboard's header shows the interval really paced at, learned from each result.
+        result["refresh_interval_s"] = float(check_option("refresh_interval", self._task.args.get("refresh_interval")) or 0)
         as_result = boolean(self._task.args.get("unreachable_as_result", False), strict=False)
         try:
             module_result = self._execute_module(task_vars=task_vars)
