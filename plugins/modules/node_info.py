@@ -193,6 +193,12 @@ reachable:
   type: bool
   returned: always
   sample: true
+refresh_interval_s:
+  description: The O(refresh_interval) the collections were paced at, in seconds (V(0) for none); the dashboard's
+    header shows it.
+  type: float
+  returned: when the options were valid
+  sample: 5.0
 msg:
   description:
     - The connection error when RV(reachable=false).
