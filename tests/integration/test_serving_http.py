@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import pathlib
 import subprocess
 import sys
 import time
@@ -117,3 +118,22 @@ def test_junit_carries_probe_latency_and_percentiles(gate):
     assert slow.startswith("p90 ") and "since the server started" in slow
     assert cases["vm3 :: http_health"].find("failure").get("message") == "engine dead: GET /health answered HTTP 503"
     assert "HTTP 500" in cases["vm4 :: inference_probe"].find("failure").get("message")
+
+
+def test_watch_json_lines_carry_the_window_figures(servers, tmp_path, ansible_env):
+    _, ports = servers
+    inventory = write_inventory(tmp_path, {"vm2": {"scenario": "busy", "gpufleet_vllm_port": ports["vm2"]}})
+    records_path = tmp_path / "watch.jsonl"
+    proc = subprocess.run([str(pathlib.Path(sys.executable).parent / "ansible-playbook"), "-i", inventory,
+                           str(ROOT / "playbooks" / "watch.yml"), "-e", "watch_cycles=2", "-e", "watch_interval=1"],
+                          cwd=ROOT, env=dict(ansible_env, GPUFLEET_DASHBOARD_JSON=str(records_path)),
+                          capture_output=True, text=True, timeout=180, check=False)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    records = [json.loads(line) for line in records_path.read_text().splitlines()]
+    first, second = [record["serving"] for record in records if record["host"] == "vm2"][:2]
+    assert first["window"] == "since_start" and first["ttft_s"]["p90"] > 5  # 100 s of slow traffic
+    # The second result covers the window since the first: rates over it, not since the start.
+    assert second["window"] == "interval" and second["window_s"] > 0
+    assert second["generation_tps"] > 0 and second["requests"] < first["requests"]
+    checks = {check["name"]: check["status"] for check in records[-1]["checks"]}
+    assert checks["http_health"] == "ok"
