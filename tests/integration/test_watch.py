@@ -116,9 +116,9 @@ def test_json_lines_on_a_full_disk_say_so_once_and_exit_non_zero(demo_env):
     assert "gpufleet watch ended after" in output  # the watch itself went on
 
 
+# Each refusal is unit-tested (test__watch_settings.py); these two show it stops a real run.
 @pytest.mark.parametrize(("variable", "value", "accepted"), [
     ("watch_interval", "5x", "seconds such as 5 or 2.5"),
-    ("watch_view", "grid", "one of auto, panels, table"),
     ("gpufleet_thresholds", '{"kv_cache_pct": {"warn": 90, "fail": 80}}', "warn (90) is above fail (80)"),
 ])
 def test_a_bad_setting_stops_the_run_before_any_host_is_polled(demo_env, tmp_path, variable, value, accepted):
@@ -131,6 +131,37 @@ def test_a_bad_setting_stops_the_run_before_any_host_is_polled(demo_env, tmp_pat
     assert "Traceback" not in output
     assert re.search(r"^demo-\S+ (serving|idle|loading|failed|unreachable) ", proc.stdout, re.MULTILINE) is None
     assert [json.loads(line)["host"] for line in path.read_text().splitlines()] == []
+
+
+OWN_PLAY = """
+- name: My own watch
+  hosts: demo-busy,demo-oom
+  gather_facts: false
+  vars:
+    gpufleet_dashboard: true
+  tasks:
+    - name: Refresh
+      gpufleet.vllm.node_info:
+        container: "{{ hyperstack_vllm_container }}"
+        docker_path: "{{ gpufleet_docker_path }}"
+        nvidia_smi_path: "{{ gpufleet_nvidia_smi_path }}"
+        refresh_interval: 2
+      until: false
+      retries: 1
+      delay: 0
+      ignore_errors: true
+"""
+
+
+def test_a_play_of_ones_own_without_the_settings_task(demo_env, tmp_path):
+    assert run([DEMO, "--list-hosts"], demo_env).returncode == 0  # makes the simulated VMs
+    playbook = tmp_path / "own.yml"
+    playbook.write_text(OWN_PLAY)
+    proc = run([str(VENV_BIN / "ansible-playbook"), "-i", "inventory/demo/hyperstack.yml", str(playbook)], demo_env)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    by_host = lines_by_host(proc.stdout)
+    assert "gpufleet watch: 2 hosts" in proc.stdout
+    assert len(by_host["demo-busy"]) == 2 and by_host["demo-oom"][-1].startswith("demo-oom failed ")
 
 
 def test_warns_when_forks_are_fewer_than_hosts(demo_env):
