@@ -25,8 +25,8 @@ only the strategy, the workers, the module build and the dashboard cost anything
 
 Needs root. Every run stops by itself (a hard limit per playbook run; Ctrl-C cleans up).
 
-    .venv/bin/python benchmarks/fleet.py --hosts 30,100 --seconds 30 --config mitogen
-    .venv/bin/python benchmarks/fleet.py --floor 300 --seconds 20 --config poll=0.001
+    .venv/bin/python benchmarks/fleet.py --hosts 30 --seconds 30 --config defaults --config mitogen
+    .venv/bin/python benchmarks/fleet.py --floor 300 --intervals 5 --config poll=0.001 --config defaults
 """
 
 from __future__ import annotations
@@ -59,10 +59,10 @@ STOP_LIMIT_S = 30
 # "Saturation": the shortest interval watch_settings accepts (0 is refused), with no floor.
 SATURATION_INTERVAL_S = 0.001
 QUERY = "index,uuid,name,temperature.gpu,utilization.gpu,power.draw,power.limit,memory.used,memory.total"
-# The seed's script (watcher.rb), plus the docker inspect that node_info also runs.
+# The seed's script (watcher.rb), plus the docker inspect that node_info also runs (its JSON).
 SEED_SCRIPT = """export PATH=/opt/fakegpu/bin:$PATH
 nvidia-smi --query-gpu=%s --format=csv,noheader,nounits
-docker container inspect --format '{{.State.Status}}' %%(container)s
+docker container inspect %%(container)s
 echo ===VLLM===
 _logs=$(docker logs --tail 300 %%(container)s 2>&1)
 echo "$_logs" | grep 'Engine 0' | tail -1
@@ -442,16 +442,18 @@ def main() -> int:
     parser.add_argument("--hosts", default="30,100", help="fleet sizes, comma-separated")
     parser.add_argument("--seconds", type=float, default=30, help="length of each steady-state window")
     parser.add_argument("--config", action="append", default=[],
-                        help="another watch setting besides the shipped one: mitogen, poll=SECONDS, mitogen+poll=...")
+                        help="a watch setting to measure (repeatable; default: defaults, the shipped ansible.cfg): "
+                             "defaults, mitogen, poll=SECONDS, or a + of them (mitogen+poll=0.001)")
     parser.add_argument("--no-seed", action="store_true", help="skip the seed and seed+mux baselines")
-    parser.add_argument("--no-5s", action="store_true", help="skip the runs at the default 5 s interval")
+    parser.add_argument("--intervals", default="0,5", help="watch intervals in seconds, 0 = saturation")
     parser.add_argument("--floor", type=int, help="measure the controller floor with this many no-op hosts instead")
     parser.add_argument("--json", help="write the figures to this file too")
     args = parser.parse_args()
     if os.geteuid() != 0:
         raise SystemExit("benchmarks/fleet.py needs root (the test fleet's network namespaces)")
     become_subreaper()
-    configs = ["defaults"] + args.config
+    configs = args.config or ["defaults"]
+    intervals = [float(part) for part in args.intervals.split(",")]
     results = []
     with tempfile.TemporaryDirectory() as work:
         if args.floor:
@@ -459,7 +461,7 @@ def main() -> int:
             extra = {"GPUFLEET_NOOP_RESULT": recorded_result(work),
                      "ANSIBLE_CONNECTION_PLUGINS": str(ROOT / "benchmarks" / "connection_plugins")}
             for config in configs:
-                for interval in [0] + ([] if args.no_5s else [5]):
+                for interval in intervals:
                     row = {"hosts": args.floor, "method": "floor, " + config, "interval": interval, "load": load_average()}
                     row.update(watch(path, hosts, interval, args.seconds, config, work, extra_env=extra))
                     results.append(row)
@@ -474,7 +476,7 @@ def main() -> int:
                     results.append(row)
                     print(json.dumps(row), file=sys.stderr, flush=True)
                 for config in configs:
-                    for interval in [0] + ([] if args.no_5s else [5]):
+                    for interval in intervals:
                         row = {"hosts": count, "method": "watch, " + config, "interval": interval, "load": load_average()}
                         row.update(watch(fleet.inventory, list(fleet.hosts), interval, args.seconds, config, work, fleet))
                         results.append(row)
@@ -489,7 +491,7 @@ def print_table(results: list) -> None:
     print("| hosts | method | interval | updates/s | controller ms/update | remote ms | p50 s | p90 s | load |")
     print("|---|---|---|---|---|---|---|---|---|")
     for row in results:
-        print("| %d | %s | %s | %.2f | %.1f | %.1f | %s | %s | %s |" % (
+        print("| %d | %s | %g | %.2f | %.1f | %.1f | %s | %s | %s |" % (
             row["hosts"], row["method"], row.get("interval", 0), row["updates_per_s"], row["controller_cpu_ms"],
             row["remote_cpu_ms"], _fmt(row.get("period_p50_s")), _fmt(row.get("period_p90_s")), row["load"]))
     print()
@@ -497,7 +499,7 @@ def print_table(results: list) -> None:
     print("|---|---|---|" + "---|" * len(COMPONENTS))
     for row in results:
         if "components_ms" in row:
-            print("| %d | %s | %s | " % (row["hosts"], row["method"], row.get("interval", 0))
+            print("| %d | %s | %g | " % (row["hosts"], row["method"], row.get("interval", 0))
                   + " | ".join("%.1f" % row["components_ms"][name] for name in COMPONENTS) + " |")
 
 
