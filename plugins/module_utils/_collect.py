@@ -13,6 +13,7 @@ from __future__ import annotations
 import threading
 
 from ansible_collections.gpufleet.vllm.plugins.module_utils import _docker
+from ansible_collections.gpufleet.vllm.plugins.module_utils import _gpu_depth
 from ansible_collections.gpufleet.vllm.plugins.module_utils import _nvidia_smi
 from ansible_collections.gpufleet.vllm.plugins.module_utils import _vllm_http
 from ansible_collections.gpufleet.vllm.plugins.module_utils import _vllm_log
@@ -61,6 +62,7 @@ def collect(container: str | None, docker_path: str | None, nvidia_smi_path: str
             command_timeout: float, gpu_query_fields, serving_fresh_after: float,
             http_port: int | None = None, http_host: str = "127.0.0.1", http_timeout: float = 5.0,
             api_key: str | None = None, probe: bool = False, http_collector=_vllm_http.collect_http,
+            dmesg_path: str | None = None, journalctl_path: str | None = None, proc_path: str = "/proc",
             runner=run_command, clock=utc_now, service: str = WATCHED_SERVICE) -> dict:
     """Run the three commands (concurrently: they are independent and each may take a while on
     a loaded VM) and build the document. A failing command never raises: it is classified in
@@ -96,6 +98,8 @@ def collect(container: str | None, docker_path: str | None, nvidia_smi_path: str
                                      timeout=command_timeout, max_bytes=LOG_BYTES_LIMIT, merge_stderr=True,
                                      keep_tail=True)
 
+    # The GPU processes and the kernel log, next to the other commands (_gpu_depth).
+    depth = _gpu_depth.start(runner, nvidia_smi_path, dmesg_path, command_timeout)
     workers = [threading.Thread(target=run_gpu_query), threading.Thread(target=run_logs)]
     if http_port is not None:
         workers.append(threading.Thread(target=read_http))
@@ -115,6 +119,9 @@ def collect(container: str | None, docker_path: str | None, nvidia_smi_path: str
     else:
         container_doc = container_document(container, inspect_result, docker_path)
         vllm = vllm_document(container_doc, results.get("logs"), now, serving_fresh_after)
+    # Once the GPUs and the container are known: the processes are matched to them, journalctl
+    # (when dmesg could not be read) asked from the container's start.
+    _gpu_depth.finish(depth, gpu, container_doc, inspect_result, journalctl_path, proc_path)
     return {
         "schema_version": SCHEMA_VERSION,
         "collected_at": format_utc(now),

@@ -31,6 +31,13 @@ DEFAULT_QUERY_FIELDS = (
     "power.limit",
     "memory.used",
     "memory.total",
+    # GPU health (docs/schema-v1.md): ECC, memory rows waiting for a reset, clock-event reasons.
+    # All known to every driver that runs CUDA 12 (so vLLM). The throttle field by its old name:
+    # drivers since the rename keep that name too.
+    "ecc.errors.uncorrected.volatile.total",
+    "retired_pages.pending",
+    "remapped_rows.pending",
+    "clocks_throttle_reasons.active",
 )
 
 # Bound for text quoted from nvidia-smi inside a message, so the whole message stays one short line.
@@ -103,6 +110,43 @@ def _to_best(cell: str) -> Any:
     return clean_text(cell)
 
 
+def _to_pending(cell: str) -> bool:
+    """``Yes``/``No`` (a count on some drivers: more than 0 is pending)."""
+    word = cell.lower()
+    if word in ("yes", "no"):
+        return word == "yes"
+    return _to_int(cell) > 0
+
+
+# nvml.h clock event (throttle) reason bits.
+CLOCK_EVENT_REASONS = (
+    (0x1, "gpu_idle"),
+    (0x2, "applications_clocks_setting"),
+    (0x4, "sw_power_cap"),
+    (0x8, "hw_slowdown"),
+    (0x10, "sync_boost"),
+    (0x20, "sw_thermal_slowdown"),
+    (0x40, "hw_thermal_slowdown"),
+    (0x80, "hw_power_brake_slowdown"),
+    (0x100, "display_clock_setting"),
+)
+_HEX_RE = re.compile(r"0[xX][0-9a-fA-F]{1,16}")
+
+
+def _to_clock_event_reasons(cell: str) -> List[str]:
+    """The active-reasons bitmask (``0x0000000000000044``) as names; an unknown bit as its hex."""
+    if not _HEX_RE.fullmatch(cell):
+        raise ValueError("expected a hexadecimal bitmask")
+    mask = int(cell, 16)
+    names = [name for bit, name in CLOCK_EVENT_REASONS if mask & bit]
+    known = 0
+    for bit, _name in CLOCK_EVENT_REASONS:
+        known |= bit
+    if mask & ~known:
+        names.append("unknown_0x%x" % (mask & ~known))
+    return names
+
+
 _KNOWN_FIELDS: Dict[str, Tuple[str, Callable[[str], Any]]] = {
     "index": ("index", _to_int),
     "uuid": ("uuid", _to_text),
@@ -113,6 +157,11 @@ _KNOWN_FIELDS: Dict[str, Tuple[str, Callable[[str], Any]]] = {
     "power.limit": ("power_limit_w", _to_float),
     "memory.used": ("memory_used_mib", _to_int),
     "memory.total": ("memory_total_mib", _to_int),
+    "ecc.errors.uncorrected.volatile.total": ("ecc_uncorrected_volatile", _to_int),
+    "retired_pages.pending": ("retired_pages_pending", _to_pending),
+    "remapped_rows.pending": ("remapped_rows_pending", _to_pending),
+    "clocks_throttle_reasons.active": ("clock_event_reasons", _to_clock_event_reasons),
+    "clocks_event_reasons.active": ("clock_event_reasons", _to_clock_event_reasons),
 }
 
 # Whole-command failure texts (docs/dev/formats.md 4.3). They share stdout with the CSV rows, so the

@@ -90,9 +90,37 @@ options:
       - The default ones are returned under the names documented in RV(gpu.devices); any other field
         F is returned under F with C(.) replaced by C(_), for example C(clocks.sm) as C(clocks_sm).
       - Each field must match C([a-z][a-z0-9_.]*).
+      - Setting it replaces the defaults; to ask for more fields keep the defaults and use O(gpu_extra_query_fields).
     type: list
     elements: str
-    default: [index, uuid, name, temperature.gpu, utilization.gpu, power.draw, power.limit, memory.used, memory.total]
+    default: [index, uuid, name, temperature.gpu, utilization.gpu, power.draw, power.limit, memory.used, memory.total,
+              ecc.errors.uncorrected.volatile.total, retired_pages.pending, remapped_rows.pending,
+              clocks_throttle_reasons.active]
+  gpu_extra_query_fields:
+    description:
+      - Fields added to O(gpu_query_fields) (a field already there is not asked twice), for example
+        V([clocks.sm, pstate]). Returned like O(gpu_query_fields)' own.
+      - The playbooks and the health role take it from the variable C(gpufleet_gpu_extra_query_fields).
+    type: list
+    elements: str
+    default: []
+  dmesg_path:
+    description:
+      - Path of C(dmesg), read for NVIDIA XID errors (RV(gpu.xid)). Default is C(dmesg) found on E(PATH) and the
+        usual system directories.
+      - Reading the kernel log may need privileges (C(kernel.dmesg_restrict)); when C(dmesg) cannot read it,
+        C(journalctl -k) is tried, and when neither can, RV(gpu.xid.status) is V(unreadable).
+    type: path
+  journalctl_path:
+    description:
+      - Path of C(journalctl), the second source of the kernel log. Default is C(journalctl) found on E(PATH).
+    type: path
+  proc_path:
+    description:
+      - Where the host's process table is mounted; C(PROC/<pid>/cgroup) maps a GPU process to its container.
+      - Only for a host whose C(/proc) is elsewhere (or the project's simulator).
+    type: path
+    default: /proc
   serving_fresh_after:
     description:
       - An engine whose newest stats line is older than this many seconds is V(idle), not V(serving).
@@ -297,6 +325,119 @@ gpu:
           description: Total memory, MiB (C(memory.total)).
           type: int
           sample: 81920
+        ecc_uncorrected_volatile:
+          description: Uncorrected ECC errors since the driver loaded (C(ecc.errors.uncorrected.volatile.total));
+            V(null) when ECC is off or not supported.
+          type: int
+          sample: 0
+        retired_pages_pending:
+          description: A retired memory page waits for a GPU reset (C(retired_pages.pending)); V(null) where the GPU
+            remaps rows instead (Ampere and newer).
+          type: bool
+          sample: false
+        remapped_rows_pending:
+          description: A remapped memory row waits for a GPU reset (C(remapped_rows.pending)).
+          type: bool
+          sample: false
+        clock_event_reasons:
+          description:
+            - Why the clocks are held down now, decoded from the C(clocks_event_reasons.active) bitmask (old name
+              C(clocks_throttle_reasons.active)) - V(gpu_idle), V(applications_clocks_setting), V(sw_power_cap),
+              V(hw_slowdown), V(sync_boost), V(sw_thermal_slowdown), V(hw_thermal_slowdown),
+              V(hw_power_brake_slowdown), V(display_clock_setting), C(unknown_0x...) for a bit not listed.
+          type: list
+          elements: str
+          sample: [sw_power_cap]
+    compute_apps:
+      description: Processes holding GPU memory (C(nvidia-smi --query-compute-apps)), each mapped to its container.
+      type: dict
+      returned: always
+      contains:
+        status:
+          description: V(ok), V(not_read) (RV(gpu.status) is not V(ok): a hung or failed driver is not asked twice), V(timeout) or V(error) (see RV(gpu.compute_apps.message)).
+          type: str
+          sample: ok
+        message:
+          description: What failed, or that the list was cut (at most 256 processes); else V(null).
+          type: str
+          sample: null
+        watched_container_id:
+          description: Full ID of the watched container (C(Id) of C(container inspect)), V(null) when unknown.
+          type: str
+        processes:
+          description: One entry per process and GPU.
+          type: list
+          elements: dict
+          contains:
+            gpu_uuid:
+              description: The GPU's UUID; V(null) when nvidia-smi cannot read it.
+              type: str
+            gpu_index:
+              description: The GPU's index, from RV(gpu.devices) by UUID; V(null) when not listed there.
+              type: int
+            pid:
+              description: Host PID.
+              type: int
+            name:
+              description: Process name; V(null) for C([Insufficient Permissions]) or C([N/A]).
+              type: str
+            used_memory_mib:
+              description: GPU memory the process holds, MiB; V(null) when not available.
+              type: int
+            container_runtime:
+              description: V(docker) or V(podman) when its cgroup names one, else V(null).
+              type: str
+            container_id:
+              description: Full ID of the container the process runs in, from C(/proc/<pid>/cgroup) (cgroup v1 or
+                v2, docker or podman scopes); V(null) for a process outside containers or an unreadable cgroup.
+              type: str
+            watched:
+              description: V(true) for a process of the watched container, V(false) for any other, V(null) when it
+                cannot be told (the process exited, its cgroup is unreadable, or the watched container's ID is unknown).
+              type: bool
+            note:
+              description: Why the cgroup could not be read, else V(null).
+              type: str
+    xid:
+      description: NVIDIA XID errors in the kernel log since the container last started.
+      type: dict
+      returned: always
+      contains:
+        status:
+          description: V(ok) (read; RV(gpu.xid.events) may be empty) or V(unreadable) (neither C(dmesg) nor
+            C(journalctl -k) could be read - XIDs unknown, not absent; RV(gpu.xid.message) says why and how to fix).
+          type: str
+          sample: ok
+        source:
+          description: V(dmesg) or V(journalctl); V(null) when unreadable.
+          type: str
+        since:
+          description: Start of the window read, the container's start (ISO 8601 UTC); V(null) for the whole current boot.
+          type: str
+        message:
+          description: Why the log is unreadable, or that it was cut; else V(null).
+          type: str
+        events:
+          description: Newest first, at most 10.
+          type: list
+          elements: dict
+          contains:
+            code:
+              description: XID code, for example V(79).
+              type: int
+            meaning:
+              description: What the code means for the common codes (13, 31, 43, 45, 48, 61, 62, 63, 64, 74, 79, 92,
+                94, 95, 119, 120), else V(null).
+              type: str
+            pci_bus_id:
+              description: PCI address of the GPU as the driver logged it.
+              type: str
+            logged_at:
+              description: When, ISO 8601 UTC.
+              type: str
+            message:
+              description: The log line from C(NVRM:), cleaned.
+              type: str
 container:
   description: The vLLM container as C(docker container inspect) (or C(podman container inspect)) reports it.
   type: dict
@@ -552,6 +693,10 @@ def main() -> None:
             "command_timeout": {"type": "float", "default": 10},
             "gpu_query_fields": {"type": "list", "elements": "str", "default": list(DEFAULT_QUERY_FIELDS)},
             "serving_fresh_after": {"type": "float", "default": 30},
+            "gpu_extra_query_fields": {"type": "list", "elements": "str", "default": []},
+            "dmesg_path": {"type": "path"},
+            "journalctl_path": {"type": "path"},
+            "proc_path": {"type": "path", "default": "/proc"},
             "http_port": {"type": "int"},
             "http_host": {"type": "str", "default": "127.0.0.1"},
             "http_timeout": {"type": "float", "default": 5},
@@ -578,13 +723,17 @@ def main() -> None:
             nvidia_smi_path=params["nvidia_smi_path"] or module.get_bin_path("nvidia-smi"),
             log_lines=params["log_lines"],
             command_timeout=params["command_timeout"],
-            gpu_query_fields=params["gpu_query_fields"],
+            gpu_query_fields=list(params["gpu_query_fields"]) + [
+                field for field in params["gpu_extra_query_fields"] if field not in params["gpu_query_fields"]],
             serving_fresh_after=params["serving_fresh_after"],
             http_port=params["http_port"],
             http_host=params["http_host"],
             http_timeout=params["http_timeout"],
             api_key=params["api_key"] or None,
             probe=params["probe"],
+            dmesg_path=params["dmesg_path"] or module.get_bin_path("dmesg"),
+            journalctl_path=params["journalctl_path"] or module.get_bin_path("journalctl"),
+            proc_path=params["proc_path"],
             service=params["service"],
         )
     except CollectError as exc:

@@ -60,6 +60,10 @@ BUILTIN_CHECKS = (
     "gpu_driver",
     "gpu_count",
     "gpu_temperature",
+    "gpu_foreign_processes",
+    "gpu_ecc",
+    "gpu_throttle",
+    "gpu_xid",
     "container_running",
     "container_restarts",
     "container_oom",
@@ -312,7 +316,131 @@ def _gpu_checks(gpu: dict, context: _Context) -> list[dict]:
         checks.append(_check("gpu_count", FAIL, f"{len(devices)} GPU(s) found, {expected} expected"))
     if devices:
         checks.append(_temperature_check(devices, context.thresholds.temperature_c))
+        # Each only when its fields were queried (a document of an older collection, or a
+        # gpu_query_fields without them, has no such key): not asked is not healthy.
+        if "compute_apps" in gpu:
+            checks.append(_foreign_processes_check(gpu, context.thresholds.foreign_process_mib))
+        if any(key in device for device in devices for key in _ECC_KEYS):
+            checks.append(_ecc_check(devices, context.thresholds.ecc_uncorrected_errors))
+        if any("clock_event_reasons" in device for device in devices):
+            checks.append(_throttle_check(devices))
     return checks
+
+
+_ECC_KEYS = ("ecc_uncorrected_volatile", "retired_pages_pending", "remapped_rows_pending")
+
+
+# Clock event reasons that mean the GPU protects itself (heat, power supply), not a setting.
+_THROTTLE_WARN = ("hw_slowdown", "hw_thermal_slowdown", "sw_thermal_slowdown", "hw_power_brake_slowdown")
+# XIDs after which the GPU (or the node) needs a reset or a replacement; the others are mostly
+# an application's fault or recorded-and-handled events, worth a look.
+FATAL_XIDS = frozenset((48, 62, 64, 74, 79, 95, 119, 120))
+
+
+def _device_label(device: Mapping, position: int) -> str:
+    index = device.get("index")
+    return f"GPU {index if isinstance(index, int) else position}"
+
+
+def gpu_processes(gpu: Mapping) -> list[dict]:
+    """The compute processes of a node_info GPU section (empty when not read)."""
+    return _items(_section(gpu.get("compute_apps")).get("processes"))
+
+
+def holder_text(process: Mapping) -> str:
+    """``GPU 0: 50.1 GiB held by PID 3981 python (container 9a8b7c6d5e4f)``."""
+    memory = _number(process.get("used_memory_mib"))
+    held = f"{memory / 1024:.1f} GiB" if memory is not None else "memory (amount not reported)"
+    gpu = process.get("gpu_index")
+    where = f"GPU {gpu}: " if isinstance(gpu, int) else ""
+    name = _text(process.get("name"), 60)
+    container = _text(str(process.get("container_id") or "")[:12], 12)
+    owner = f" (container {container})" if container else " (no container)" if process.get("watched") is False else ""
+    return f"{where}{held} held by PID {process.get('pid')}{' ' + name if name else ''}{owner}"
+
+
+def foreign_holders(gpu: Mapping) -> list[dict]:
+    """Processes not of the watched container on its GPUs (every GPU when it holds none), the
+    largest first. A process that cannot be told apart (watched null) is not counted."""
+    processes = gpu_processes(gpu)
+    watched_gpus = {process.get("gpu_uuid") for process in processes if process.get("watched") is True}
+    foreign = [process for process in processes if process.get("watched") is False
+               and (not watched_gpus or process.get("gpu_uuid") in watched_gpus)]
+    return sorted(foreign, key=lambda process: -(_number(process.get("used_memory_mib")) or 0))
+
+
+def _foreign_processes_check(gpu: Mapping, threshold_mib: float) -> dict:
+    apps = _section(gpu.get("compute_apps"))
+    if apps.get("status") not in (None, "ok"):
+        return _check("gpu_foreign_processes", WARN, f"GPU processes not listed: {_text(apps.get('message')) or apps.get('status')}")
+    foreign = foreign_holders(gpu)
+    unknown = [process for process in gpu_processes(gpu) if process.get("watched") is None]
+    unknown_text = f"; {len(unknown)} process(es) whose container could not be told" if unknown else ""
+    held = sum(_number(process.get("used_memory_mib")) or 0 for process in foreign)
+    if foreign and held >= threshold_mib:
+        shown = "; ".join(holder_text(process) for process in foreign[:3])
+        more = f" (+{len(foreign) - 3} more)" if len(foreign) > 3 else ""
+        return _check("gpu_foreign_processes", WARN,
+                      f"{_fmt(held)} MiB held by other processes: {shown}{more} (warn at {_fmt(threshold_mib)} MiB){unknown_text}")
+    return _check("gpu_foreign_processes", OK,
+                  f"{_fmt(held)} MiB held by other processes (warn at {_fmt(threshold_mib)} MiB){unknown_text}")
+
+
+def _ecc_check(devices: list, band: Band) -> dict:
+    readings, pending = [], []
+    for position, device in enumerate(devices):
+        errors = _number(device.get("ecc_uncorrected_volatile"))
+        if errors is not None:
+            readings.append((_device_label(device, position), errors))
+        if device.get("retired_pages_pending") is True or device.get("remapped_rows_pending") is True:
+            pending.append(_device_label(device, position))
+    check = _banded_check("gpu_ecc", readings, band, "", "ECC errors not reported (ECC off or not queried)",
+                          "uncorrected ECC errors: at most {value} per GPU")
+    if check["status"] != OK:
+        check = _check("gpu_ecc", check["status"], f"uncorrected ECC errors: {check['message']}")
+    if pending and check["status"] == OK:
+        return _check("gpu_ecc", WARN, f"{', '.join(pending)}: retired pages or remapped rows pending, reset the GPU "
+                      f"(or reboot the VM) to apply them; {check['message']}")
+    if pending:
+        return _check("gpu_ecc", check["status"], f"{check['message']}; {', '.join(pending)}: rows pending a reset")
+    return check
+
+
+def _throttle_check(devices: list) -> dict:
+    held, reported = [], False
+    for position, device in enumerate(devices):
+        reasons = device.get("clock_event_reasons")
+        if not isinstance(reasons, list):
+            continue
+        reported = True
+        bad = [str(reason) for reason in reasons if reason in _THROTTLE_WARN]
+        if bad:
+            held.append(f"{_device_label(device, position)}: {', '.join(bad)}")
+    if held:
+        return _check("gpu_throttle", WARN, "clocks held down by " + "; ".join(held))
+    if not reported:
+        return _check("gpu_throttle", OK, "clock event reasons not reported")
+    return _check("gpu_throttle", OK, "no thermal or hardware slowdown")
+
+
+def _xid_check(gpu: Mapping) -> dict | None:
+    xid = _section(gpu.get("xid"))
+    if not xid:
+        return None
+    if xid.get("status") != "ok":
+        return _check("gpu_xid", WARN, _text(xid.get("message")) or "kernel log not readable: XID errors unknown")
+    events = _items(xid.get("events"))
+    since = _text(xid.get("since"), 40)
+    window = f"since {since}" if since else "in this boot"
+    if not events:
+        return _check("gpu_xid", OK, f"no XID error {window}")
+    fatal = [event for event in events if event.get("code") in FATAL_XIDS]
+    first = (fatal or events)[0]
+    meaning = _text(first.get("meaning"), 80)
+    where = _text(first.get("pci_bus_id"), 32)
+    text = f"XID {first.get('code')}{' (' + meaning + ')' if meaning else ''}{' on PCI ' + where if where else ''}"
+    more = f" (+{len(events) - 1} more {window})" if len(events) > 1 else f" {window}"
+    return _check("gpu_xid", FAIL if fatal else WARN, text + more)
 
 
 def _temperature_check(devices: list, band: Band) -> dict:
@@ -373,7 +501,7 @@ def _restarts_check(container: dict, band: Band) -> dict:
     return _check("container_restarts", status, f"{_fmt(count)} restart(s) since created ({_band_text(band, '')})")
 
 
-def _fatal_errors_check(vllm: dict) -> dict | None:
+def _fatal_errors_check(vllm: dict, gpu: Mapping) -> dict | None:
     log_status = vllm.get("log_status")
     if log_status == "not_read":
         return None
@@ -387,7 +515,11 @@ def _fatal_errors_check(vllm: dict) -> dict | None:
         return _check("fatal_errors", OK, "no fatal error since the container started")
     first = errors[0]
     more = f" (+{len(errors) - 1} more)" if len(errors) > 1 else ""
-    return _check("fatal_errors", FAIL, f"{_text(first.get('kind'), 40) or 'error'}: {_text(first.get('message'))}{more}")
+    holders = foreign_holders(gpu) if first.get("kind") == "cuda_oom" else []
+    # Named first: the message is cut at MESSAGE_LIMIT, and who holds the memory is the answer.
+    holder = f"{holder_text(holders[0])}; " if holders else ""
+    return _check("fatal_errors", FAIL,
+                  f"{_text(first.get('kind'), 40) or 'error'}: {holder}{_text(first.get('message'))}{more}")
 
 
 def _loading_text(loading: dict) -> str:
@@ -580,12 +712,17 @@ def evaluate(
         return [_check("reachable", FAIL, f"no node_info document: {_text(error) or 'no reason given'}")]
     collected = _text(document.get("collected_at"), 40)
     checks = [_check("reachable", OK, f"collected at {collected}" if collected else "collected")]
-    checks += _gpu_checks(_section(document.get("gpu")), context)
+    gpu = _section(document.get("gpu"))
+    checks += _gpu_checks(gpu, context)
+    # Also when nvidia-smi fails: XID 79 is why a GPU is lost.
+    xid = _xid_check(gpu)
+    if xid is not None:
+        checks.append(xid)
     container = _section(document.get("container"))
     if container.get("status") != NOT_WATCHED:
         checks += _container_checks(container, context)
     vllm = _section(document.get("vllm"))
-    fatal = _fatal_errors_check(vllm)
+    fatal = _fatal_errors_check(vllm, gpu)
     if fatal is not None:
         checks.append(fatal)
     if container.get("status") == "running":

@@ -67,6 +67,11 @@ class Thresholds:
     request_errors_pct: Band = Band(1.0, 5.0)
     # A one-token probe slower than this (seconds) warns; an error or a timeout fails.
     probe_latency_s: float = 10.0
+    # GPU memory (MiB) held by processes other than the watched container's on its GPUs: a
+    # stray notebook or a zombie of a crashed run, the usual cause of a CUDA OOM at start.
+    foreign_process_mib: float = 1024.0
+    # Uncorrected ECC errors since the driver loaded: any one kills the CUDA context using it.
+    ecc_uncorrected_errors: Band = Band(1.0, 1.0)
 
     @classmethod
     def from_mapping(cls, values: dict) -> Thresholds:

@@ -64,6 +64,14 @@ def make_host(host_dir: str, scenario_name: str, elapsed=None, container=None, e
     for command, entry in (("nvidia-smi", "nvidia_smi_main"), (engine, "docker_main")):
         _write_executable(os.path.join(host_dir, "bin", command), _EXECUTABLE.format(
             python=python, command=command, host_dir=host_dir, root=SIMULATOR_ROOT, entry=entry))
+    # The kernel-log commands and the process table that node_info's GPU depth reads (fakegpu.kernel).
+    from fakegpu import kernel
+    from fakegpu.runs import CONTAINER_ID
+
+    for command, entry in (("dmesg", "dmesg_main"), ("journalctl", "journalctl_main")):
+        _write_executable(os.path.join(host_dir, "bin", command), _EXECUTABLE.format(
+            python=python, command=command, host_dir=host_dir, root=SIMULATOR_ROOT, entry=entry))
+    kernel.write_proc(host_dir, CONTAINER_ID)
     now = hoststate.clock()
     hoststate.save_state(host_dir, {
         "scenario": scenario.name,

@@ -30,6 +30,18 @@ def nvidia_smi_main(argv, host_dir: str) -> int:
     return _run(nvidia_smi.answer, argv, host_dir)
 
 
+def dmesg_main(argv, host_dir: str) -> int:
+    from fakegpu import kernel
+
+    return _run(kernel.dmesg, argv, host_dir)
+
+
+def journalctl_main(argv, host_dir: str) -> int:
+    from fakegpu import kernel
+
+    return _run(kernel.journalctl, argv, host_dir)
+
+
 def docker_main(argv, host_dir: str) -> int:
     from fakegpu import docker_cli
 

@@ -95,6 +95,9 @@ def row(card: Card, index: int, load: Load) -> dict:
         "pcie.link.gen.gpucurrent": 4 if card is A100 else 5,
         "pcie.link.width.current": 16,
         "clocks_event_reasons.active": "0x0000000000000000" if busy else "0x0000000000000001",
+        # Ampere and newer remap rows instead of retiring pages.
+        "retired_pages.pending": NOT_AVAILABLE,
+        "remapped_rows.pending": "No",
     }
 
 

@@ -54,7 +54,7 @@ UNITS = {
     "ecc.errors.uncorrected.volatile.total": "", "ecc.mode.current": "",
     "mig.mode.current": "", "persistence_mode": "", "compute_mode": "",
     "pcie.link.gen.gpucurrent": "", "pcie.link.width.current": "",
-    "clocks_event_reasons.active": "",
+    "clocks_event_reasons.active": "", "retired_pages.pending": "", "remapped_rows.pending": "",
 }
 ALIASES = {
     "gpu_name": "name", "gpu_uuid": "uuid", "gpu_bus_id": "pci.bus_id", "gpu_serial": "serial",
@@ -78,17 +78,18 @@ def _cell(value, unit: str, with_units: bool) -> str:
 
 def _parse_args(argv):
     """(options dict, error text) from nvidia-smi's command line."""
-    options = {"query": None, "format": None, "id": None, "list": False, "help": False}
+    options = {"query": None, "format": None, "id": None, "list": False, "help": False, "apps": None}
     args = list(argv)
     while args:
         arg = args.pop(0)
         name, has_value, value = arg.partition("=")
-        if name in ("--query-gpu", "--format", "-i", "--id"):
+        if name in ("--query-gpu", "--format", "-i", "--id", "--query-compute-apps"):
             if not has_value:
                 if not args:
                     return options, BAD_ARGUMENTS
                 value = args.pop(0)
-            options[{"--query-gpu": "query", "--format": "format"}.get(name, "id")] = value
+            options[{"--query-gpu": "query", "--format": "format",
+                     "--query-compute-apps": "apps"}.get(name, "id")] = value
         elif arg in ("-L", "--list-gpus"):
             options["list"] = True
         elif arg in ("-h", "--help"):
@@ -218,10 +219,21 @@ def answer(host, argv) -> Output:
     if fault == "no_devices":
         return out.finish(EXIT_NO_DEVICES, NO_DEVICES)
     host_rows = _select(gpus.rows(scenario.cards, scenario.loads(host.elapsed)), options["id"])
+    for each in host_rows:
+        each.update(scenario.gpu_faults.get(each["index"], {}))
     if not host_rows:
         return out.finish(EXIT_NO_DEVICES, NO_DEVICES)
     lost = [index for index in host.lost_gpus if any(r["index"] == index for r in host_rows)]
-    if options["query"] is not None:
+    if options["apps"] is not None:
+        from fakegpu import kernel
+        from fakegpu.runs import inspect_document
+
+        if options["apps"] != "gpu_uuid,pid,process_name,used_memory" or not options["format"]:
+            return out.finish(EXIT_BAD_ARGUMENT, BAD_ARGUMENTS)
+        running = host.container_exists and inspect_document(host)["State"]["Running"]
+        out.status = kernel.compute_apps(out, host, [r for r in host_rows if r["index"] not in lost], running,
+                                         "nounits" not in options["format"])
+    elif options["query"] is not None:
         out.status = _query(out, options, host_rows, lost)
     elif options["list"]:
         out.status = _list(out, host_rows, lost)

@@ -52,7 +52,8 @@ class Scenario:
                  tp=1, dp=1, default_elapsed=3600.0, image=None, nvidia_smi=None,
                  lost_gpus=(), docker=None, container_exists=True, logs_readable=True,
                  healthcheck=False, exit_at=None, exit_code=0, start_error=None,
-                 earlier_runs=()):
+                 earlier_runs=(), foreign=(), gpu_faults=None, kernel_lines=(),
+                 kernel_log_readable=True):
         self.name = name
         self.description = description
         self.cards = cards
@@ -75,6 +76,14 @@ class Scenario:
         self.start_error = start_error  # State.Error of a container whose start failed
         # (offset from the current start, run builder, exit after): runs before the current.
         self.earlier_runs = earlier_runs
+        # (GPU index, pid, process name, MiB): processes outside the vLLM container
+        # (fakegpu.kernel.FOREIGN_CGROUPS gives their cgroups).
+        self.foreign = foreign
+        # {GPU index: {nvidia-smi field: value}} over the readings (ECC errors, clock events).
+        self.gpu_faults = gpu_faults or {}
+        # (seconds from the current start, text): kernel log lines after the boot lines.
+        self.kernel_lines = kernel_lines
+        self.kernel_log_readable = kernel_log_readable
 
 
 def _healthy_v1(script):
@@ -297,6 +306,43 @@ _SCENARIOS = (
         "line and invalid UTF-8",
         [A100], [Load(50, 20, 120.00, 76045)], run=_hostile_run,
         stats=_steady(v1_stats(314.2, 27.1, 1, 0, 8.8, 9.9)), default_elapsed=600.0),
+    Scenario(
+        "foreign-process", "CUDA out of memory at start: a Jupyter container (PID 4194500) holds "
+        "50 GiB of GPU 0, a host process 1 GiB; the vLLM container exited with 1",
+        [A100], [Load(41, 0, 72.15, 51324 + 1024 + 512)], run=_cuda_oom,
+        exit_at=vllm_runs.CUDA_OOM_EXIT_AT, exit_code=1, default_elapsed=300.0,
+        foreign=((0, 4194500, "/opt/conda/bin/python", 51324), (0, 4194501, "python", 1024))),
+    Scenario(
+        "ecc-error", "vLLM serving, GPU 0 has 2 uncorrected ECC errors and a remapped row "
+        "pending a reset",
+        [A100], [Load(64, 82, 228.31, 76045)], run=_healthy_v1,
+        stats=_steady(v1_stats(1111.0, 77.7, 3, 0, 40.1, 50.0)),
+        gpu_faults={0: {"ecc.errors.uncorrected.volatile.total": 2, "remapped_rows.pending": "Yes"}},
+        kernel_lines=((120.0, "NVRM: Xid (PCI:0000:01:00): 63, pid=48311, name=python3, Row Remapper: "
+                       "New row marked for remapping, reset gpu to activate."),)),
+    Scenario(
+        "thermal-throttle", "vLLM serving on an A100 at 86 C, clocks held down by HW and SW "
+        "thermal slowdown",
+        [A100], [Load(86, 97, 251.80, 76045, sm=1005)], run=_healthy_v1,
+        stats=_steady(v1_stats(801.5, 55.2, 3, 2, 40.2, 50.0)),
+        gpu_faults={0: {"clocks_event_reasons.active": "0x0000000000000060"}}),
+    Scenario(
+        "xid-79", "two H100s, GPU 1 fell off the bus: XID 79 in the kernel log (and an XID 13 "
+        "from before the container started), nvidia-smi exit 15, the engine died",
+        [H100, H100], [Load(48, 0, 121.37, 1), Load(0, 0, 0.0, 0)], run=_gpu_lost_run, tp=2,
+        stats=Stats(lambda k: [(API, v1_stats(2345.6, 176.5, 7, 0, 38.9, 44.4))],
+                    last=GPU_LOST_AT - 5.0),
+        lost_gpus=(1,), exit_at=GPU_LOST_AT + 2.0, exit_code=1,
+        kernel_lines=((-300.0, "NVRM: Xid (PCI:0000:01:00): 13, pid=1771, name=python3, Graphics "
+                       "Exception: ESR 0x504648=0x2000f"),
+                      (GPU_LOST_AT - 1.0, "NVRM: Xid (PCI:0000:02:00): 79, pid='<unknown>', "
+                       "name=<unknown>, GPU has fallen off the bus."),
+                      (GPU_LOST_AT - 0.5, "NVRM: GPU 0000:02:00.0: GPU has fallen off the bus."))),
+    Scenario(
+        "kernel-log-unreadable", "vLLM serving; dmesg is restricted (Operation not permitted) and "
+        "journalctl shows the user only their own journal",
+        [A100], [Load(66, 86, 238.00, 76045)], run=_healthy_v1,
+        stats=_steady(v1_stats(1234.5, 87.6, 3, 1, 42.3, 61.2)), kernel_log_readable=False),
 )
 
 SCENARIOS = {scenario.name: scenario for scenario in _SCENARIOS}

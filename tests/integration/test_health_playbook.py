@@ -25,7 +25,8 @@ from support import FAKEGPU, ROOT, VENV_BIN, run
 pytestmark = pytest.mark.slow
 
 PLAYBOOK = str(ROOT / "playbooks" / "health.yml")
-CHECK_NAMES = ["reachable", "gpu_driver", "gpu_count", "gpu_temperature", "container_running", "container_restarts",
+CHECK_NAMES = ["reachable", "gpu_driver", "gpu_count", "gpu_temperature", "gpu_foreign_processes", "gpu_ecc",
+               "gpu_throttle", "gpu_xid", "container_running", "container_restarts",
                "container_oom", "fatal_errors", "engine_serving", "kv_cache", "engine_stalled", "stats_fresh"]
 
 
@@ -47,7 +48,10 @@ def write_inventory(folder, hosts: dict) -> str:
         if scenario is not None:
             sim = make_sim_host(folder / "hosts" / name, scenario, elapsed=settings.pop("elapsed", None))
             settings.update(gpufleet_docker_path=str(sim / "bin" / "docker"),
-                            gpufleet_nvidia_smi_path=str(sim / "bin" / "nvidia-smi"))
+                            gpufleet_nvidia_smi_path=str(sim / "bin" / "nvidia-smi"),
+                            gpufleet_dmesg_path=str(sim / "bin" / "dmesg"),
+                            gpufleet_journalctl_path=str(sim / "bin" / "journalctl"),
+                            gpufleet_proc_path=str(sim / "proc"))
         inventory["all"]["hosts"][name] = settings
     path = folder / "inventory.json"
     path.write_text(json.dumps(inventory))
@@ -116,12 +120,12 @@ def test_exit_code_is_non_zero_when_a_vm_fails(fleet_run):
 def test_one_summary_line_per_host(fleet_run):
     proc = fleet_run["proc"]
     assert summary_lines(proc.stdout) == [
-        "hyperstack-vm1: OK 12 ok",
-        "hyperstack-vm2: FAIL 2 failed (container_running, fatal_errors), 6 ok",
-        "hyperstack-vm3: FAIL 1 failed (container_running), 4 ok",
-        "hyperstack-vm4: FAIL 1 failed (gpu_count), 11 ok",
-        "hyperstack-vm5: WARN 2 warned (kv_cache, two_engines), 11 ok",
-        "hyperstack-vm6: OK 12 ok",
+        "hyperstack-vm1: OK 16 ok",
+        "hyperstack-vm2: FAIL 2 failed (container_running, fatal_errors), 10 ok",
+        "hyperstack-vm3: FAIL 1 failed (container_running), 8 ok",
+        "hyperstack-vm4: FAIL 1 failed (gpu_count), 15 ok",
+        "hyperstack-vm5: WARN 2 warned (kv_cache, two_engines), 15 ok",
+        "hyperstack-vm6: OK 16 ok",
         "hyperstack-vm7: SKIPPED not evaluated",
         "hyperstack-vm8: FAIL 1 failed (reachable), 0 ok",
     ]
@@ -139,19 +143,19 @@ def test_junit_has_one_test_case_per_vm_and_check(fleet_run):
     root = parse_junit(fleet_run["junit"])
     assert root.tag == "testsuites"
     [suite] = list(root)
-    assert suite.attrib == {"name": "gpufleet.vllm.health", "tests": "64", "failures": "5", "errors": "0", "skipped": "1"}
+    assert suite.attrib == {"name": "gpufleet.vllm.health", "tests": "88", "failures": "5", "errors": "0", "skipped": "1"}
     cases = outcomes(root)
     expected = {}
     for host in ("hyperstack-vm1", "hyperstack-vm5", "hyperstack-vm6"):
         expected.update({(host, f"{host} :: {name}"): "ok" for name in CHECK_NAMES})
     expected[("hyperstack-vm5", "hyperstack-vm5 :: kv_cache")] = "warn"
     expected[("hyperstack-vm5", "hyperstack-vm5 :: two_engines")] = "warn"
+    gpu_checks = CHECK_NAMES[:8]
     expected.update({("hyperstack-vm2", f"hyperstack-vm2 :: {name}"): "ok" for name in
-                     ("reachable", "gpu_driver", "gpu_count", "gpu_temperature", "container_restarts", "container_oom")})
+                     (*gpu_checks, "container_restarts", "container_oom")})
     expected[("hyperstack-vm2", "hyperstack-vm2 :: container_running")] = "failure"
     expected[("hyperstack-vm2", "hyperstack-vm2 :: fatal_errors")] = "failure"
-    expected.update({("hyperstack-vm3", f"hyperstack-vm3 :: {name}"): "ok" for name in
-                     ("reachable", "gpu_driver", "gpu_count", "gpu_temperature")})
+    expected.update({("hyperstack-vm3", f"hyperstack-vm3 :: {name}"): "ok" for name in gpu_checks})
     expected[("hyperstack-vm3", "hyperstack-vm3 :: container_running")] = "failure"
     expected.update({("hyperstack-vm4", f"hyperstack-vm4 :: {name}"): "ok" for name in CHECK_NAMES})
     expected[("hyperstack-vm4", "hyperstack-vm4 :: gpu_count")] = "failure"
@@ -167,8 +171,8 @@ def test_all_healthy_exits_zero_and_reports_no_failure(tmp_path, ansible_env):
     junit = tmp_path / "health.xml"
     proc = playbook(ansible_env, inventory, "-e", f"health_junit_path={junit}")
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert summary_lines(proc.stdout) == ["vm-a: OK 12 ok", "vm-b: OK 12 ok"]
-    assert parse_junit(junit).attrib == {"name": "gpufleet.vllm.health", "tests": "24", "failures": "0", "errors": "0",
+    assert summary_lines(proc.stdout) == ["vm-a: OK 16 ok", "vm-b: OK 16 ok"]
+    assert parse_junit(junit).attrib == {"name": "gpufleet.vllm.health", "tests": "32", "failures": "0", "errors": "0",
                                          "skipped": "0"}
 
 
@@ -276,7 +280,7 @@ def test_dev_null_discards_the_report_and_stays_a_device(tmp_path, ansible_env):
     before = os.stat("/dev/null")
     proc = playbook(ansible_env, write_inventory(tmp_path, {"vm-a": {"scenario": "busy"}}), "-e", "health_junit_path=/dev/null")
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert summary_lines(proc.stdout) == ["vm-a: OK 12 ok"]
+    assert summary_lines(proc.stdout) == ["vm-a: OK 16 ok"]
     after = os.stat("/dev/null")
     assert stat.S_ISCHR(after.st_mode) and (after.st_ino, after.st_rdev) == (before.st_ino, before.st_rdev)
 
@@ -295,7 +299,7 @@ def test_report_that_cannot_be_written_after_the_polls_exits_1_after_the_summary
     Path(inventory).write_text(json.dumps(data))
     proc = playbook(ansible_env, inventory, "-e", f"health_junit_path={reports}/health.xml")
     assert proc.returncode == 1, proc.stdout + proc.stderr
-    assert summary_lines(proc.stdout) == ["vm-a: OK 12 ok"]
+    assert summary_lines(proc.stdout) == ["vm-a: OK 16 ok"]
     assert (f"health_junit_path: the folder of the report path {reports}/health.xml does not exist ({reports}); "
             "create it first") in error_text(proc)
 
@@ -313,7 +317,7 @@ def test_host_named_localhost_does_not_receive_the_controller_work(tmp_path, ans
     assert proc.returncode == 2, proc.stdout + proc.stderr
     failed = dict(re.findall(r"^(localhost|vm-a)\s+: ok=\d+\s+changed=\d+\s+unreachable=0\s+failed=(\d)", proc.stdout, re.M))
     assert failed == {"localhost": "1", "vm-a": "0"}
-    assert summary_lines(proc.stdout) == ["localhost: FAIL 1 failed (reachable), 0 ok", "vm-a: OK 12 ok"]
+    assert summary_lines(proc.stdout) == ["localhost: FAIL 1 failed (reachable), 0 ok", "vm-a: OK 16 ok"]
     cases = outcomes(parse_junit(junit))
     assert cases[("localhost", "localhost :: reachable")] == "failure"
-    assert [state for (host, _name), state in cases.items() if host == "vm-a"] == ["ok"] * 12
+    assert [state for (host, _name), state in cases.items() if host == "vm-a"] == ["ok"] * 16

@@ -59,6 +59,9 @@ def documents(tmp_path_factory, ansible_env):
                 "container": "{{ sim_container }}",
                 "docker_path": "{{ sim_home }}/bin/docker",
                 "nvidia_smi_path": "{{ sim_home }}/bin/nvidia-smi",
+                "dmesg_path": "{{ sim_home }}/bin/dmesg",
+                "journalctl_path": "{{ sim_home }}/bin/journalctl",
+                "proc_path": "{{ sim_home }}/proc",
                 "command_timeout": "{{ sim_timeout }}",
             },
         }],
@@ -77,7 +80,7 @@ def test_every_scenario_returns_a_schema_v1_document(documents):
         assert document["changed"] is False, scenario
         assert document["schema_version"] == 1, scenario
         assert document["reachable"] is True, scenario
-        assert set(document["gpu"]) == {"status", "message", "devices"}, scenario
+        assert set(document["gpu"]) == {"status", "message", "devices", "compute_apps", "xid"}, scenario
         assert set(document["vllm"]) == {"phase", "log_status", "message", "engines", "loading", "errors",
                                          "ready", "last_log_at", "log_lines_read"}, scenario
 
@@ -144,7 +147,59 @@ EXPECTED = {
                     "engines": [(0, None, 1357.9, 97.5, 2, 0, 24.6, 80.2)], "errors": []},
     "hostile": {"gpu": ("ok", 1), "container": ("running", None, 0), "phase": ("serving", "ok"),
                 "engines": [(0, None, 314.2, 27.1, 1, 0, 8.8, 9.9)], "errors": []},
+    "foreign-process": {"gpu": ("ok", 1), "container": ("exited", None, 0), "phase": ("failed", "ok"),
+                        "engines": [], "errors": ["cuda_oom", "engine_init_failed"]},
+    "ecc-error": {"gpu": ("ok", 1), "container": ("running", None, 0), "phase": ("serving", "ok"),
+                  "engines": [(0, None, 1111.0, 77.7, 3, 0, 40.1, 50.0)], "errors": []},
+    "thermal-throttle": {"gpu": ("ok", 1), "container": ("running", None, 0), "phase": ("serving", "ok"),
+                         "engines": [(0, None, 801.5, 55.2, 3, 2, 40.2, 50.0)], "errors": []},
+    "xid-79": {"gpu": ("gpu_lost", 1), "container": ("exited", None, 0), "phase": ("failed", "ok"),
+               "engines": [(0, None, 2345.6, 176.5, 7, 0, 38.9, 44.4)], "errors": ["engine_died"]},
+    "kernel-log-unreadable": {"gpu": ("ok", 1), "container": ("running", None, 0), "phase": ("serving", "ok"),
+                              "engines": [(0, None, 1234.5, 87.6, 3, 1, 42.3, 61.2)], "errors": []},
 }
+
+
+def depth(document) -> dict:
+    """Who holds the memory, GPU health fields and XIDs of one document."""
+    gpu = document["gpu"]
+    return {
+        "processes": [(p["gpu_index"], p["pid"], p["name"], p["used_memory_mib"], (p["container_id"] or "")[:12],
+                       p["watched"]) for p in gpu["compute_apps"]["processes"]],
+        "health": [(d["ecc_uncorrected_volatile"], d["remapped_rows_pending"], d["clock_event_reasons"])
+                   for d in gpu["devices"]],
+        "xid": (gpu["xid"]["status"], gpu["xid"]["source"], [e["code"] for e in gpu["xid"]["events"]]),
+    }
+
+
+DEPTH = {
+    "busy": {"processes": [(0, 4194400, "python3", 75545, "3f9c1a7e5b2d", True)],
+             "health": [(0, False, [])], "xid": ("ok", "dmesg", [])},
+    # The Jupyter container and a host process hold GPU 0; the vLLM container has exited.
+    "foreign-process": {"processes": [(0, 4194500, "/opt/conda/bin/python", 51324, "9a8b7c6d5e4f", False),
+                                      (0, 4194501, "python", 1024, "", False)],
+                        "health": [(0, False, ["gpu_idle"])], "xid": ("ok", "dmesg", [])},
+    "ecc-error": {"processes": [(0, 4194400, "python3", 75545, "3f9c1a7e5b2d", True)],
+                  "health": [(2, True, [])], "xid": ("ok", "dmesg", [63])},
+    "thermal-throttle": {"processes": [(0, 4194400, "python3", 75545, "3f9c1a7e5b2d", True)],
+                         "health": [(0, False, ["sw_thermal_slowdown", "hw_thermal_slowdown"])],
+                         "xid": ("ok", "dmesg", [])},
+    # The XID 13 logged before the container started is not this run's.
+    "xid-79": {"processes": [], "health": [(0, False, ["gpu_idle"])], "xid": ("ok", "dmesg", [79])},
+    "kernel-log-unreadable": {"processes": [(0, 4194400, "python3", 75545, "3f9c1a7e5b2d", True)],
+                              "health": [(0, False, [])], "xid": ("unreadable", None, [])},
+}
+
+
+@pytest.mark.parametrize("scenario", sorted(DEPTH))
+def test_gpu_depth(documents, scenario):
+    assert depth(documents[scenario]) == DEPTH[scenario]
+
+
+def test_unreadable_kernel_log_says_why_and_how_to_fix(documents):
+    message = documents["kernel-log-unreadable"]["gpu"]["xid"]["message"]
+    assert "dmesg: read kernel buffer failed: Operation not permitted" in message
+    assert "not seeing messages from other users" in message and "become: true" in message
 
 
 @pytest.mark.parametrize("scenario", sorted(EXPECTED))

@@ -21,7 +21,8 @@ SCENARIOS = {
     "container-missing", "docker-permission-denied", "docker-daemon-down", "logging-driver-none",
     "driver-not-loaded", "nvml-missing", "no-devices", "gpu-lost", "nvidia-smi-hang",
     "data-parallel", "aggregated", "v0-engine", "vllm-0.10-ansi", "vllm-0.11-ansi", "vllm-0.33",
-    "healthcheck", "hostile",
+    "healthcheck", "hostile", "foreign-process", "ecc-error", "thermal-throttle", "xid-79",
+    "kernel-log-unreadable",
 }
 GPU_QUERY = ("--query-gpu=index,name", "--format=csv,noheader,nounits")
 

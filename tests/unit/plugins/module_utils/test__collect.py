@@ -15,7 +15,7 @@ from ansible_collections.gpufleet.vllm.plugins.module_utils._nvidia_smi import D
 from ansible_collections.gpufleet.vllm.plugins.module_utils._runner import CommandResult
 
 NOW = datetime.datetime(2026, 11, 28, 2, 0, 0, tzinfo=datetime.timezone.utc)
-GPU_ROW = "0, GPU-1, NVIDIA A100 80GB PCIe, 41, 87, 212.44, 300.00, 74213, 81920\n"
+GPU_ROW = "0, GPU-1, NVIDIA A100 80GB PCIe, 41, 87, 212.44, 300.00, 74213, 81920, 0, [N/A], No, 0x0000000000000000\n"
 INSPECT = ('[{"Name": "/vllm_x", "RestartCount": 0, "State": {"Status": "running", "OOMKilled": false, '
            '"ExitCode": 0, "Error": "", "StartedAt": "2026-11-28T01:00:00.000000000Z"}, '
            '"Config": {"Image": "vllm/vllm-openai:latest", "Env": ["HF_TOKEN=hf_secret"]}}]\n')
@@ -42,6 +42,8 @@ class FakeRunner:
     def __call__(self, argv, timeout, max_bytes, merge_stderr=False, keep_tail=False):
         self.calls.append((argv, merge_stderr, keep_tail))
         key = argv[1] if argv[1] in ("container", "logs") else "gpu"
+        if argv[1].startswith("--query-compute-apps"):
+            return result(stdout="")
         return self.answers[key]
 
 
@@ -58,6 +60,8 @@ def test_commands_are_argument_lists():
          False, False),
         (["/bin/docker", "container", "inspect", "vllm_x"], False, False),
         (["/bin/docker", "logs", "--timestamps", "--tail", "300", "vllm_x"], True, True),
+        (["/bin/nvidia-smi", "--query-compute-apps=gpu_uuid,pid,process_name,used_memory", "--format=csv,noheader,nounits"],
+         False, False),
     ])
 
 
@@ -158,6 +162,8 @@ def test_bad_requests_run_nothing(container, fields, message):
 def test_output_over_the_cap_is_reported_as_such_not_as_the_kill():
     document = run(FakeRunner(gpu=result(rc=-9, stdout=GPU_ROW * 100, truncated=True, stopped=True, bytes_read=MIB),
                               inspect=result(rc=-9, stdout="x" * 100, truncated=True, stopped=True, bytes_read=MIB)))
+    assert document["gpu"].pop("compute_apps")["status"] == "not_read"
+    document["gpu"].pop("xid")
     assert document["gpu"] == {
         "status": "error", "devices": [],
         "message": "nvidia-smi printed more than 1 MiB; stopped reading it (a GPU list is a few KiB: check that "
@@ -170,6 +176,8 @@ def test_output_over_the_cap_is_reported_as_such_not_as_the_kill():
 def test_binaries_that_exist_but_cannot_run_are_not_executable():
     cannot = result(rc=None, stderr="Permission denied", not_executable=True)
     document = run(FakeRunner(gpu=cannot, inspect=cannot))
+    document["gpu"].pop("compute_apps")
+    document["gpu"].pop("xid")
     assert document["gpu"] == {
         "status": "error", "devices": [],
         "message": "nvidia-smi at /bin/nvidia-smi is not executable (Permission denied); make it executable "

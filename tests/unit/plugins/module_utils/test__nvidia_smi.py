@@ -18,6 +18,11 @@ from ansible_collections.gpufleet.vllm.plugins.module_utils._nvidia_smi import (
     validate_fields,
 )
 
+# The readings of the first nine default fields; the GPU-health ones have tests of their own.
+BASE_FIELDS = (
+    "index", "uuid", "name", "temperature.gpu", "utilization.gpu", "power.draw",
+    "power.limit", "memory.used", "memory.total",
+)
 A100_ROW = "0, GPU-5d1d0b4e-1111-2222-3333-444455556666, NVIDIA A100 80GB PCIe, 41, 87, 212.44, 300.00, 74213, 81920"
 A100 = {
     "index": 0,
@@ -60,9 +65,9 @@ UNKNOWN_0B = "Unable to determine the device handle for GPU 0000:0B:00.0: Unknow
 
 
 def test_default_query_fields():
-    assert DEFAULT_QUERY_FIELDS == (
-        "index", "uuid", "name", "temperature.gpu", "utilization.gpu", "power.draw",
-        "power.limit", "memory.used", "memory.total",
+    assert DEFAULT_QUERY_FIELDS == BASE_FIELDS + (
+        "ecc.errors.uncorrected.volatile.total", "retired_pages.pending", "remapped_rows.pending",
+        "clocks_throttle_reasons.active",
     )
 
 
@@ -112,7 +117,7 @@ def test_validate_fields_rejects(fields, message):
     (A100_ROW.replace(", ", " ,  ") + "\r\n", [A100]),
 ])
 def test_parse_default_fields(stdout, expected):
-    assert parse_query_gpu(stdout, DEFAULT_QUERY_FIELDS) == expected
+    assert parse_query_gpu(stdout, BASE_FIELDS) == expected
 
 
 @pytest.mark.parametrize("token", [
@@ -155,8 +160,19 @@ def test_unavailable_value_is_none(token, field, key):
     ("power.draw.instant", "70.5", "power_draw_instant", 70.5),
     ("pstate", "P0", "pstate", "P0"),
     ("mig.mode.current", "Enabled", "mig_mode_current", "Enabled"),
-    ("clocks_event_reasons.active", "0x0000000000000001", "clocks_event_reasons_active", "0x0000000000000001"),
-    ("ecc.errors.uncorrected.volatile.total", "0", "ecc_errors_uncorrected_volatile_total", 0),
+    ("ecc.errors.corrected.volatile.total", "0", "ecc_errors_corrected_volatile_total", 0),
+    # GPU health fields: decoded.
+    ("clocks_event_reasons.active", "0x0000000000000001", "clock_event_reasons", ["gpu_idle"]),
+    ("clocks_throttle_reasons.active", "0x0000000000000000", "clock_event_reasons", []),
+    ("clocks_throttle_reasons.active", "0x0000000000000064", "clock_event_reasons",
+     ["sw_power_cap", "sw_thermal_slowdown", "hw_thermal_slowdown"]),
+    ("clocks_event_reasons.active", "0x0000000000000088", "clock_event_reasons", ["hw_slowdown", "hw_power_brake_slowdown"]),
+    ("clocks_event_reasons.active", "0x0000000000001010", "clock_event_reasons", ["sync_boost", "unknown_0x1000"]),
+    ("ecc.errors.uncorrected.volatile.total", "2", "ecc_uncorrected_volatile", 2),
+    ("retired_pages.pending", "Yes", "retired_pages_pending", True),
+    ("retired_pages.pending", "No", "retired_pages_pending", False),
+    ("remapped_rows.pending", "1", "remapped_rows_pending", True),
+    ("remapped_rows.pending", "0", "remapped_rows_pending", False),
     ("temperature.memory", "-5", "temperature_memory", -5),
     ("driver_version", "535.261.03", "driver_version", "535.261.03"),
     ("fan.speed", "nan", "fan_speed", "nan"),
@@ -186,12 +202,12 @@ def test_mig_gpu_utilization_unavailable():
 
 def test_failure_lines_are_skipped():
     stdout = A100_ROW + "\n" + LOST_02 + UNKNOWN_0B + DRIVER_NOT_LOADED + LIBRARY_MISSING
-    assert parse_query_gpu(stdout, DEFAULT_QUERY_FIELDS) == [A100]
+    assert parse_query_gpu(stdout, BASE_FIELDS) == [A100]
 
 
 @pytest.mark.parametrize("stdout, fields, message", [
     ("0, 1\n", ["index"], "nvidia-smi line 1 has 2 values, expected 1 (index): '0, 1'"),
-    (A100_ROW + "\n0, GPU-x\n", DEFAULT_QUERY_FIELDS,
+    (A100_ROW + "\n0, GPU-x\n", BASE_FIELDS,
      "nvidia-smi line 2 has 2 values, expected 9 "
      "(index,uuid,name,temperature.gpu,utilization.gpu,power.draw,power.limit,memory.used,memory.total): '0, GPU-x'"),
     # With units (a missing "nounits") the numbers do not parse.
@@ -329,7 +345,7 @@ def test_classify_failure_message_is_bounded():
       "devices": []}),
 ])
 def test_gpu_section(kwargs, expected):
-    arguments = {"stderr": "", "fields": DEFAULT_QUERY_FIELDS}
+    arguments = {"stderr": "", "fields": BASE_FIELDS}
     arguments.update(kwargs)
     assert gpu_section(**arguments) == expected
 
@@ -406,3 +422,25 @@ def test_rows_end_at_newlines_only():
     row = "0, GPU-x, NVIDIA\u2028H100 80GB\x0cHBM3\u0085\u202e\r\n"
     assert parse_query_gpu(row, ["index", "uuid", "name"]) == [
         {"index": 0, "uuid": "GPU-x", "name": "NVIDIA H100 80GBHBM3"}]
+
+
+@pytest.mark.parametrize("field, cell", [
+    ("clocks_event_reasons.active", "[Not Supported]"),
+    ("clocks_throttle_reasons.active", "[N/A]"),
+    ("ecc.errors.uncorrected.volatile.total", "[N/A]"),
+    ("retired_pages.pending", "[N/A]"),
+    ("remapped_rows.pending", "[Insufficient Permissions]"),
+])
+def test_health_fields_unavailable_are_null(field, cell):
+    devices = parse_query_gpu("0, %s\n" % cell, ["index", field])
+    assert list(devices[0].values()) == [0, None]
+
+
+@pytest.mark.parametrize("field, cell", [
+    ("clocks_event_reasons.active", "thermal"),
+    ("clocks_event_reasons.active", "0x" + "f" * 17),
+    ("retired_pages.pending", "maybe"),
+])
+def test_health_fields_that_do_not_parse_name_the_field(field, cell):
+    with pytest.raises(InvalidQueryOutput, match="field %s" % field):
+        parse_query_gpu("0, %s\n" % cell, ["index", field])
