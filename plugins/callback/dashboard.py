@@ -70,6 +70,20 @@ options:
     ini:
       - section: gpufleet_dashboard
         key: json_lines_path
+  prometheus_path:
+    description:
+      - Rewrite this file with the fleet's metrics in the Prometheus text format (node_exporter's textfile
+        collector; docs/prometheus.md lists the metrics) as results arrive, once a refresh has reported every
+        host or a second has passed, and once more when the watch ends. Unset writes none.
+      - Written atomically (a temporary file in the same folder, then one rename), never over anything but a
+        regular file. A path that cannot be written stops the run before any host is polled, with one error and
+        exit status 1; a write that fails later is reported once, no more are tried and the watch exits with 1.
+    type: path
+    env:
+      - name: GPUFLEET_DASHBOARD_PROM
+    ini:
+      - section: gpufleet_dashboard
+        key: prometheus_path
   redraw_interval:
     description:
       - Least seconds between two redraws of the live dashboard; results arriving faster are coalesced
@@ -135,6 +149,11 @@ from ansible_collections.gpufleet.vllm.plugins.plugin_utils._fleet_state import 
 from ansible_collections.gpufleet.vllm.plugins.plugin_utils._lines_output import json_line
 from ansible_collections.gpufleet.vllm.plugins.plugin_utils._lines_output import json_record
 from ansible_collections.gpufleet.vllm.plugins.plugin_utils._lines_output import plain_line
+from ansible_collections.gpufleet.vllm.plugins.plugin_utils._prometheus_export import fleet_hosts
+from ansible_collections.gpufleet.vllm.plugins.plugin_utils._prometheus_export import render as render_metrics
+from ansible_collections.gpufleet.vllm.plugins.plugin_utils._report import ReportPathError
+from ansible_collections.gpufleet.vllm.plugins.plugin_utils._report import check_report_path
+from ansible_collections.gpufleet.vllm.plugins.plugin_utils._report import write_report
 from ansible_collections.gpufleet.vllm.plugins.plugin_utils._stdout_callback import under_job_runner
 from ansible_collections.gpufleet.vllm.plugins.plugin_utils._thresholds import Thresholds
 from ansible_collections.gpufleet.vllm.plugins.plugin_utils._watch_settings import SettingsError
@@ -179,6 +198,9 @@ class CallbackModule(DefaultCallbackModule):
         self._json_file = None
         self._json_path = None
         self._records_lost = False
+        self._prometheus_path = None
+        self._prometheus_written = 0.0
+        self._prometheus_pending: set = set()
         self._custom_checks: list = []
         self._expected_gpus: dict[str, int | None] = {}
         self._wait_timeout = DEFAULT_WAIT_TIMEOUT_S
@@ -211,6 +233,7 @@ class CallbackModule(DefaultCallbackModule):
                                      warnings=self._warnings(), view=defaults.view, sort=defaults.sort)
             self._settled = False
         self._open_json_lines()
+        self._check_prometheus_path()
         self._install_signal_handlers()
 
     def _host_views(self, play) -> list:
@@ -274,6 +297,43 @@ class CallbackModule(DefaultCallbackModule):
                                 "or [gpufleet_dashboard] json_lines_path): %s. Point it at a writable file in an "
                                 "existing directory, or unset it." % (path, exc.strerror or exc), wrap_text=False)
             raise SystemExit(RECORDS_LOST_EXIT) from None
+
+    def _check_prometheus_path(self) -> None:
+        path = self.get_option("prometheus_path")
+        if not path:
+            return
+        try:
+            check_report_path(path)
+        except ReportPathError as exc:
+            # As for the JSON lines: polling without the export asked for would lose it.
+            self._display.error("gpufleet.vllm.dashboard: GPUFLEET_DASHBOARD_PROM (or [gpufleet_dashboard] "
+                                "prometheus_path): %s" % exc, wrap_text=False)
+            raise SystemExit(RECORDS_LOST_EXIT) from None
+        self._prometheus_path = path
+
+    def _write_prometheus(self, host, now: float, force: bool = False) -> None:
+        """Rewrite the metrics file once every polled host reported since the last write (one
+        refresh), or a second after it, or when forced (the end). Called with the lock held."""
+        if self._prometheus_path is None:
+            return
+        if host is not None:
+            self._prometheus_pending.add(host.name)
+        polled = {each.name for each in self._hosts.values() if each.provisioned}
+        if not force and not polled <= self._prometheus_pending and now - self._prometheus_written < 1.0:
+            return
+        self._prometheus_written, self._prometheus_pending = now, set()
+        try:
+            write_report(self._prometheus_path, render_metrics(fleet_hosts(self._fleet)))
+        except ReportPathError as exc:
+            self._prometheus_path = None
+            self._records_lost = True
+            message = ("gpufleet.vllm.dashboard: cannot write the Prometheus metrics: %s; no more are written and "
+                       "the watch will exit with status %d" % (exc, RECORDS_LOST_EXIT))
+            if self._screen is not None:
+                self._fleet.warnings.append(message)
+                self._screen.invalidate()
+            else:
+                self._display.error(message, wrap_text=False)
 
     # -- signals ------------------------------------------------------------------------------
 
@@ -349,6 +409,9 @@ class CallbackModule(DefaultCallbackModule):
         if self._fleet is None:
             super().v2_playbook_on_stats(stats)
             return
+        if self._settled:
+            with self._lock:
+                self._write_prometheus(None, time.time(), force=True)
         self._stop_screen()
         if not self._settled:
             # The settings were refused (the task's message is above): nothing was polled.
@@ -430,6 +493,7 @@ class CallbackModule(DefaultCallbackModule):
                 self._json_file.flush()
             except OSError as exc:
                 self._json_lost(exc)
+        self._write_prometheus(host, now)
 
     def _json_lost(self, exc: OSError) -> None:
         """Once: the error, shown where the operator looks; no more writes; a non-zero exit."""
