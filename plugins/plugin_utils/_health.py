@@ -369,6 +369,13 @@ def foreign_holders(gpu: Mapping) -> list[dict]:
     return sorted(foreign, key=lambda process: -(_number(process.get("used_memory_mib")) or 0))
 
 
+def oom_holder(document: Mapping | None) -> str | None:
+    """Who holds the GPU memory a CUDA out-of-memory error could not get: the largest holder
+    outside the watched container (``holder_text``), or None when none is known."""
+    holders = foreign_holders(_section(_section(document).get("gpu")))
+    return holder_text(holders[0]) if holders else None
+
+
 def _foreign_processes_check(gpu: Mapping, threshold_mib: float) -> dict:
     apps = _section(gpu.get("compute_apps"))
     if apps.get("status") not in (None, "ok"):

@@ -29,6 +29,7 @@ else:
     RICH_IMPORT_ERROR = None
 
 from ansible_collections.gpufleet.vllm.plugins.plugin_utils._fleet_state import FleetState, HostState
+from ansible_collections.gpufleet.vllm.plugins.plugin_utils._health import oom_holder
 from ansible_collections.gpufleet.vllm.plugins.plugin_utils._lines_output import stats_age
 from ansible_collections.gpufleet.vllm.plugins.plugin_utils._node_view import (
     NA, EngineView, NodeView, format_age, format_number, short_model, text,
@@ -177,6 +178,9 @@ def _phase_rows(console: Console, host: HostState, node: NodeView, now: float, w
                          f"  (+{len(node.errors) - 1} more)" if len(node.errors) > 1 else ""))
         if first is not None and first.message is not None:
             rows += _message_rows(console, "", first.message, style("problem"), width)
+        holder = oom_holder(host.document) if first is not None and first.kind == "cuda_oom" else None
+        if holder is not None:
+            rows += _message_rows(console, "", holder, style("problem"), width)
     else:
         rows.append(_row("vllm", phase))
         if node.message is not None:

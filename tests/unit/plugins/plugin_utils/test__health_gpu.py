@@ -136,3 +136,25 @@ def test_documents_without_the_new_sections_have_no_new_checks():
             del device[key]
     names = {c["name"] for c in health.evaluate(document, Thresholds())}
     assert not names & {"gpu_foreign_processes", "gpu_ecc", "gpu_throttle", "gpu_xid"}
+
+
+def test_failed_panel_names_who_holds_the_memory():
+    """The dashboard's panel of a CUDA OOM shows the holder under the error (the same text as the check)."""
+    import io
+
+    from rich.console import Console
+
+    from ansible_collections.gpufleet.vllm.plugins.plugin_utils._layout import render_frame
+    from ansible_collections.gpufleet.vllm.plugins.plugin_utils._theme import THEME
+    from tests.unit.plugins.plugin_utils.fleet_samples import NOW, failed_oom, fleet, host
+
+    sample = failed_oom()
+    document = copy.deepcopy(sample.document)
+    document["gpu"]["compute_apps"] = {"status": "ok", "processes": [
+        {"gpu_uuid": None, "gpu_index": 0, "pid": 3981, "name": "python", "used_memory_mib": 51323,
+         "container_id": "ab" * 32, "watched": False}]}
+    view = fleet(host("hyperstack-vm6", 6, document))
+    console = Console(width=100, height=60, force_terminal=False, color_system=None, record=True, _environ={},
+                      file=io.StringIO(), theme=THEME)
+    console.print(render_frame(view, NOW, 100, 60, None))
+    assert "GPU 0: 50.1 GiB held by PID 3981 python (container abababababab)" in console.export_text()
