@@ -12,7 +12,6 @@ import os
 import re
 import subprocess
 import sys
-import time
 import xml.etree.ElementTree as ET
 
 import pytest
@@ -155,11 +154,10 @@ def test_health_passes_an_ollama_vm_and_a_podman_vm(tmp_path, ansible_env):
     assert {"reachable", "gpu_driver", "gpu_count", "gpu_temperature"} <= checks["ollama-vm"]
     assert not checks["ollama-vm"] & VLLM_CHECKS
     assert VLLM_CHECKS <= checks["podman-vm"]
-    # Wait mode has nothing to wait for on an Ollama VM: it ends with the first poll.
-    started = time.monotonic()
+    # Wait mode has nothing to wait for on an Ollama VM: it ends with the first poll (not after 60).
     waited = run([str(VENV_BIN / "ansible-playbook"), "-i", inventory, HEALTH, "--limit", "ollama-vm",
                   "-e", "health_mode=wait", "-e", "health_wait_delay=1", "-e", '{"health_wait_timeout": 60}'],
                  ansible_env, timeout=180)
     assert waited.returncode == 0, waited.stdout + waited.stderr
     assert re.fullmatch(r"ollama-vm: OK \d+ ok", summary_lines(waited.stdout)[0])
-    assert time.monotonic() - started < 45
+    assert len(re.findall(r"^ok: \[ollama-vm\] => \(item=", waited.stdout, re.M)) == 1, waited.stdout
