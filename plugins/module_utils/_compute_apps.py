@@ -148,9 +148,8 @@ def section(result, devices: List[Dict[str, Any]], proc_path: str, watched_id: O
                 "processes": []}
     if result.rc != 0 or result.stopped:
         first = clean_text((result.stdout + "\n" + result.stderr).strip().split("\n")[0], 160) or "no output"
-        return {"status": "error", "message": clean_text("nvidia-smi --query-compute-apps failed (exit %s): %s"
-                                                          % (result.rc, first), _MESSAGE_LIMIT),
-                "processes": []}
+        message = "nvidia-smi --query-compute-apps failed (exit %s): %s" % (result.rc, first)
+        return {"status": "error", "message": clean_text(message, _MESSAGE_LIMIT), "processes": []}
     try:
         processes = parse_rows(result.stdout)
     except ComputeAppsError as exc:

@@ -49,10 +49,10 @@ options:
       - The model service the VM runs. With the C(gpufleet.vllm.hyperstack) inventory this is the host variable
         C(hyperstack_service).
       - V(vllm) collects the GPUs, the container and the engine.
-      - V(ollama) (a VM hypr provisioned with Ollama) and V(none) (neither service enabled) collect the GPUs only;
+      - "V(ollama) (a VM hypr provisioned with Ollama) and V(none) (neither service enabled) collect the GPUs only;
         docker is not asked. RV(container.status) and RV(vllm.phase) are then V(not_watched), every other
         container and engine value is V(null), and both messages say why (C(Ollama: not watched by this
-        collection)).
+        collection))."
     type: str
     choices: [vllm, ollama, none]
     default: vllm
@@ -354,7 +354,8 @@ gpu:
       returned: always
       contains:
         status:
-          description: V(ok), V(not_read) (RV(gpu.status) is not V(ok): a hung or failed driver is not asked twice), V(timeout) or V(error) (see RV(gpu.compute_apps.message)).
+          description: V(ok), V(not_read) (RV(gpu.status) is not V(ok) - a hung or failed driver is not asked twice),
+            V(timeout) or V(error) (see RV(gpu.compute_apps.message)).
           type: str
           sample: ok
         message:

@@ -545,6 +545,9 @@ def plugin_config() -> str:
         "compose:",
         "  gpufleet_docker_path: \"'%s/bin/docker'\"" % SIMULATOR_MOUNT,
         "  gpufleet_nvidia_smi_path: \"'%s/bin/nvidia-smi'\"" % SIMULATOR_MOUNT,
+        "  gpufleet_dmesg_path: \"'%s/bin/dmesg'\"" % SIMULATOR_MOUNT,
+        "  gpufleet_journalctl_path: \"'%s/bin/journalctl'\"" % SIMULATOR_MOUNT,
+        "  gpufleet_proc_path: \"'%s/proc'\"" % SIMULATOR_MOUNT,
         "  ansible_python_interpreter: \"'%s'\"" % HOST_PYTHON,
         "",
     ])

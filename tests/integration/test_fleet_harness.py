@@ -105,6 +105,9 @@ def test_plugin_config_points_the_tools_at_the_simulator():
         "compose:",
         "  gpufleet_docker_path: \"'/opt/fakegpu/bin/docker'\"",
         "  gpufleet_nvidia_smi_path: \"'/opt/fakegpu/bin/nvidia-smi'\"",
+        "  gpufleet_dmesg_path: \"'/opt/fakegpu/bin/dmesg'\"",
+        "  gpufleet_journalctl_path: \"'/opt/fakegpu/bin/journalctl'\"",
+        "  gpufleet_proc_path: \"'/opt/fakegpu/proc'\"",
         "  ansible_python_interpreter: \"'/usr/bin/python3'\"",
     ]
 
