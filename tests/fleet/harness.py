@@ -89,6 +89,12 @@ HOST_NAMESPACES = ("unshare", "--uts", "--mount", "--pid", "--fork", "--kill-chi
 # Inside the host's namespaces: give it its name, its simulator and home at the shared paths.
 HOST_LAUNCHER = 'hostname "$1" && mount --bind "$2" "$3" && mount --bind "$4" "$5" && shift 5 && exec "$@"'
 
+# The simulated vLLM HTTP server of a host with HostSpec.http: started by the launcher inside the
+# host's namespaces (so it stops with the host), bound to the host's loopback only.
+HTTP_PORT = 11434
+HTTP_LAUNCHER = ('PYTHONPATH="$1" "$2" -m fakegpu.vllm_http "$3" --host 127.0.0.1 --port "$4" '
+                 '>/dev/null 2>&1 </dev/null & shift 4 && exec "$@"')
+
 PLAIN_BASHRC = "# Test host of gpufleet.vllm (tests/fleet): a plain shell, nothing to start.\n"
 
 
@@ -106,6 +112,9 @@ class HostSpec:
     container: str = DEFAULT_CONTAINER
     model: str = DEFAULT_MODEL
     flavor: str | None = None
+    # vLLM's HTTP server (simulator/fakegpu/vllm_http.py settings, e.g. {"mode": "busy"}), served
+    # inside the host on 127.0.0.1:HTTP_PORT (hypr's default port); None: nothing listens there.
+    http: dict | None = None
 
 
 @dataclasses.dataclass
@@ -768,10 +777,20 @@ class Fleet:
             json.dump(host_state(host, flavor, created), handle, indent=2)
 
     def _launch_sshd(self, host: Host) -> None:
+        http = []
+        if host.spec.http is not None:
+            sys.path.insert(0, os.path.join(REPO, "simulator"))
+            try:
+                from fakegpu import vllm_http
+            finally:
+                sys.path.pop(0)
+            vllm_http.configure(host.sim_dir, **host.spec.http)
+            http = ["sh", "-c", HTTP_LAUNCHER, "http", os.path.join(REPO, "simulator"), HOST_PYTHON, SIMULATOR_MOUNT,
+                    str(HTTP_PORT)]
         with open(os.path.join(host.dir, "launch.log"), "ab") as log:
             host.sshd = subprocess.Popen(
                 ["ip", "netns", "exec", host.netns, *HOST_NAMESPACES, "sh", "-c", HOST_LAUNCHER, "launch", host.name, host.sim_dir, SIMULATOR_MOUNT,
-                 host.home_dir, TEST_HOME, SSHD, "-D", "-f", host.sshd_config, "-E", host.sshd_log],
+                 host.home_dir, TEST_HOME, *http, SSHD, "-D", "-f", host.sshd_config, "-E", host.sshd_log],
                 stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True)
         self._write_manifest()
 

@@ -137,3 +137,25 @@ def test_watch_json_lines_carry_the_window_figures(servers, tmp_path, ansible_en
     assert second["generation_tps"] > 0 and second["requests"] < first["requests"]
     checks = {check["name"]: check["status"] for check in records[-1]["checks"]}
     assert checks["http_health"] == "ok"
+
+
+def test_probe_and_metrics_over_ssh_in_the_test_fleet(ansible_env, tmp_path):
+    """A fleet host serving vLLM's HTTP inside its namespace (loopback only): health.yml reads it
+    through the real module over SSH and fails the VM on the probe's 500 and the error share."""
+    from support import run, running_fleet
+    from tests.fleet import HostSpec
+
+    junit = tmp_path / "health.xml"
+    specs = [HostSpec("vm-http", "busy", http={"version": "0.11", "mode": "erroring",
+                                                "started_epoch": time.time() - 100})]
+    with running_fleet(specs) as fleet:
+        proc = run([str(pathlib.Path(sys.executable).parent / "ansible-playbook"), "-i", fleet.inventory,
+                    "playbooks/health.yml", "-e", "gpufleet_vllm_port=11434", "-e", f"health_junit_path={junit}"],
+                   ansible_env, timeout=180)
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    (line,) = summary_lines(proc.stdout)
+    failed = line.split("failed (", 1)[1].split(")")[0].split(", ")
+    assert set(failed) == {"inference_probe", "request_errors_pct"}, line
+    cases = {case.get("name"): case for case in parse_junit(junit).iter("testcase")}
+    assert cases["vm-http :: http_health"].find("system-out").text == "OK: GET /health answered 200"
+    assert "HTTP 500: EngineCore encountered an issue" in cases["vm-http :: inference_probe"].find("failure").get("message")
