@@ -196,8 +196,8 @@ def test_api_key_required_and_sent_only_to_v1(serve):
 
 def test_not_vllm_and_too_large(serve, monkeypatch):
     server = serve(vllm_routes({("GET", "/metrics"): (200, b"# TYPE up gauge\nup 1\n", 0),
-                                  ("GET", "/version"): (200, b'{"name":"ollama"}', 0),
-                                  ("GET", "/v1/models"): (200, b'{"models":[]}', 0)}))
+                                ("GET", "/version"): (200, b'{"name":"ollama"}', 0),
+                                ("GET", "/v1/models"): (200, b'{"models":[]}', 0)}))
     section = collect_http("127.0.0.1", server.port, 5)
     assert section["metrics"]["status"] == "not_vllm"
     assert section["version"]["status"] == "not_vllm" and section["models"]["status"] == "not_vllm"
