@@ -181,3 +181,18 @@ def test_families_without_samples_and_foreign_labels():
     exposition = _prometheus.parse(body)
     assert exposition.skipped == 0 and set(exposition.samples) == {"vllm:cache_config_info"}
     assert metrics_summary(exposition)["engines"] == []
+
+
+@pytest.mark.parametrize("body", [V1_BODY, V0_BODY, DP2_BODY], ids=["v1-0.11", "v0-0.6.6-mp", "dp2-api-servers"])
+def test_same_samples_as_prometheus_client(body):
+    """The reference parser (prometheus_client, a dev dependency) reads the same samples."""
+    parser = pytest.importorskip("prometheus_client.parser")
+
+    def key(name, labels, value):
+        return name, tuple(sorted(labels.items())), "nan" if math.isnan(value) else value
+
+    reference = sorted(key(sample.name, sample.labels, sample.value)
+                       for family in parser.text_string_to_metric_families(body) for sample in family.samples)
+    ours = sorted(key(name, sample.labels, sample.value)
+                  for name, samples in _prometheus.parse(body).samples.items() for sample in samples)
+    assert ours == reference
