@@ -58,7 +58,7 @@ def body_of(lines: int) -> str:
 
 def cpu_ms(function, repeat: int) -> float:
     samples = []
-    for _ in range(repeat):
+    for _attempt in range(repeat):
         started = time.process_time()
         function()
         samples.append((time.process_time() - started) * 1000)
@@ -66,7 +66,7 @@ def cpu_ms(function, repeat: int) -> float:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", maxsplit=1)[0])
     parser.add_argument("--repeat", type=int, default=50)
     args = parser.parse_args()
     body = body_of(2000)

@@ -100,7 +100,7 @@ def _float(value: float) -> str:
     text = repr(float(value))
     if "e" not in text and abs(value) >= 1e6:
         text = "%.16g" % value
-        mantissa, _, exponent = ("%e" % value).partition("e")
+        mantissa, _e, exponent = ("%e" % value).partition("e")
         text = "%se%s" % (mantissa.rstrip("0").rstrip("."), exponent[0] + exponent[1:].lstrip("0").zfill(2))
     return text
 
@@ -128,7 +128,7 @@ class Body:
         self.lines += ["%s%s %s" % (wire, _labels(labels), _float(value)) for labels, value in samples]
         if self.created and kind == "counter":
             self.lines += ["# HELP %s_created %s" % (name, help_text), "# TYPE %s_created gauge" % name]
-            self.lines += ["%s_created%s %s" % (name, _labels(labels), _float(self.started)) for labels, _ in samples]
+            self.lines += ["%s_created%s %s" % (name, _labels(labels), _float(self.started)) for labels, _value in samples]
 
     def histogram(self, name, help_text, per_labels, bounds, shares, mean):
         """PER_LABELS: [(labels, observations)]; bucket counts follow SHARES."""
@@ -143,7 +143,7 @@ class Body:
             self.lines += ([summed] + buckets + [total]) if self.multiprocess else (buckets + [total, summed])
         if self.created:
             self.lines += ["# HELP %s_created %s" % (name, help_text), "# TYPE %s_created gauge" % name]
-            self.lines += ["%s_created%s %s" % (name, _labels(labels), _float(self.started)) for labels, _ in per_labels]
+            self.lines += ["%s_created%s %s" % (name, _labels(labels), _float(self.started)) for labels, _count in per_labels]
 
     def text(self) -> str:
         return "\n".join(self.lines) + "\n"
@@ -303,7 +303,7 @@ def serve(directory: str, host: str = "127.0.0.1", port: int = 0) -> None:
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="fakegpu.vllm_http", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="fakegpu.vllm_http", description=__doc__.split("\n", maxsplit=1)[0])
     parser.add_argument("directory")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=0)

@@ -59,15 +59,15 @@ def servers(tmp_path_factory):
         for name, settings in specs.items():
             # 100 s of traffic already served, so that every histogram has observations.
             started[name] = start_http(folder / name, started_epoch=time.time() - 100, **settings)
-        yield folder, {name: port for name, (_, port) in started.items()}
+        yield folder, {name: port for name, (_process, port) in started.items()}
     finally:
-        for process, _ in started.values():
+        for process, _port in started.values():
             process.terminate()
             process.wait(10)
 
 
 def test_probe_and_api_key_through_the_real_module(servers, ansible_env, tmp_path):
-    folder, ports = servers
+    ports = servers[1]
     sim = make_sim_host(tmp_path / "sim", "busy")
     args = {"container": "vllm_qwen36_27b", "docker_path": str(sim / "bin" / "docker"),
             "nvidia_smi_path": str(sim / "bin" / "nvidia-smi"), "http_port": ports["keyed"], "probe": True}
@@ -87,7 +87,7 @@ def test_probe_and_api_key_through_the_real_module(servers, ansible_env, tmp_pat
 
 @pytest.fixture(scope="module")
 def gate(servers, tmp_path_factory, ansible_env):
-    _, ports = servers
+    ports = servers[1]
     folder = tmp_path_factory.mktemp("gate")
     inventory = write_inventory(folder, {
         name: {"scenario": "busy", "gpufleet_vllm_port": ports[name]} for name in ("vm1", "vm2", "vm3", "vm4")
@@ -121,7 +121,7 @@ def test_junit_carries_probe_latency_and_percentiles(gate):
 
 
 def test_watch_json_lines_carry_the_window_figures(servers, tmp_path, ansible_env):
-    _, ports = servers
+    ports = servers[1]
     inventory = write_inventory(tmp_path, {"vm2": {"scenario": "busy", "gpufleet_vllm_port": ports["vm2"]}})
     records_path = tmp_path / "watch.jsonl"
     proc = subprocess.run([str(pathlib.Path(sys.executable).parent / "ansible-playbook"), "-i", inventory,

@@ -112,14 +112,14 @@ def test_serving_vllm_every_endpoint_and_the_probe(serve, monkeypatch):
     assert json.loads(body) == {"prompt": "Hi", "max_tokens": 1, "model": "org/m"}
     # No Accept header and no compression: every vLLM version then answers plain text, never
     # OpenMetrics or gzip.
-    metrics_headers = next(headers for method, path, headers, _ in server.requests if path == "/metrics")
+    metrics_headers = next(request[2] for request in server.requests if request[1] == "/metrics")
     assert "Accept" not in metrics_headers and metrics_headers.get("Accept-Encoding", "identity") == "identity"
 
 
 def test_probe_off_by_default(serve):
     server = serve(vllm_routes())
     assert collect_http("127.0.0.1", server.port, 5)["probe"] is None
-    assert all(path != "/v1/completions" for _, path, _, _ in server.requests)
+    assert all(request[1] != "/v1/completions" for request in server.requests)
 
 
 def test_refused_tries_nothing_else():
@@ -188,7 +188,7 @@ def test_api_key_required_and_sent_only_to_v1(serve):
     server.requests.clear()
     section = collect_http("127.0.0.1", server.port, 5, api_key="sekret", probe=True)
     assert section["probe"]["status"] == "ok" and section["models"]["models"][0]["id"] == "org/m"
-    for _, path, headers, _ in server.requests:
+    for _method, path, headers, _body in server.requests:
         assert ("Authorization" in headers) == path.startswith("/v1"), path
     section = collect_http("127.0.0.1", server.port, 5, api_key="wrong", probe=True)
     assert section["probe"]["message"].startswith("API key refused")

@@ -21,7 +21,8 @@ def histogram(buckets, count):
     return {"metric": "m", "buckets": buckets, "count": count, "sum": 0.0}
 
 
-def document(health=OK_HEALTH, probe=None, engines=None, phase="serving", at="2026-11-28T02:00:10Z", http_5xx=0.0):
+def document(health=None, probe=None, engines=None, phase="serving", at="2026-11-28T02:00:10Z", http_5xx=0.0):
+    health = OK_HEALTH if health is None else health
     if engines is None:
         engines = [{"engine": 0, "prompt_tokens_total": 100.0, "generation_tokens_total": 50.0,
                     "requests_finished": {"stop": 10.0, "abort": 0.0, "error": 0.0},
