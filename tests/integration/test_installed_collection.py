@@ -204,3 +204,40 @@ def test_ci_recipes_run_the_command_this_suite_runs(installed):
               if case.find("failure") is not None}
     assert "vm-oom :: fatal_errors" in failed and not [name for name in failed if name.startswith("vm-serving ")]
     assert "vm-oom: FAIL" in proc.stdout, proc.stdout
+
+
+EXECUTION_ENVIRONMENT = """\
+version: 3
+images:
+  base_image:
+    name: registry.example/ee-minimal:latest
+dependencies:
+  ansible_core:
+    package_pip: ansible-core>=2.19
+  ansible_runner:
+    package_pip: ansible-runner
+  galaxy:
+    collections:
+      - name: %s
+        type: file
+"""
+
+
+def test_execution_environment_build_installs_the_controller_packages(installed, tmp_path):
+    """``ansible-builder create`` (no container engine) writes the build context; the build runs its
+    introspect script over the installed collections, which finds rich and jmespath in
+    meta/execution-environment.yml. Run here on the collection installed from the tarball."""
+    (tmp_path / "execution-environment.yml").write_text(EXECUTION_ENVIRONMENT % installed["tarball"])
+    proc = subprocess.run([str(VENV_BIN / "ansible-builder"), "create", "-f", "execution-environment.yml", "-c", "ctx"],
+                          cwd=tmp_path, capture_output=True, text=True, timeout=120, check=False)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    context = tmp_path / "ctx"
+    assert installed["tarball"].name in (context / "_build" / "requirements.yml").read_text()
+    containerfile = next(path for path in (context / "Dockerfile", context / "Containerfile") if path.exists())
+    assert "introspect.py introspect" in containerfile.read_text()
+    proc = subprocess.run([str(VENV_BIN / "python"), str(context / "_build" / "scripts" / "introspect.py"), "introspect",
+                           "--sanitize", str(installed["collections"])],
+                          capture_output=True, text=True, timeout=60, check=False)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    python = yaml.safe_load(proc.stdout)["python"]
+    assert sorted(line.split(">=")[0] for line in python) == ["jmespath", "rich"], python
