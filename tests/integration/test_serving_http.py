@@ -146,8 +146,8 @@ def test_probe_and_metrics_over_ssh_in_the_test_fleet(ansible_env, tmp_path):
     from tests.fleet import HostSpec
 
     junit = tmp_path / "health.xml"
-    specs = [HostSpec("vm-http", "busy", http={"version": "0.11", "mode": "erroring",
-                                                "started_epoch": time.time() - 100})]
+    http = {"version": "0.11", "mode": "erroring", "started_epoch": time.time() - 100}
+    specs = [HostSpec("vm-http", "busy", http=http)]
     with running_fleet(specs) as fleet:
         proc = run([str(pathlib.Path(sys.executable).parent / "ansible-playbook"), "-i", fleet.inventory,
                     "playbooks/health.yml", "-e", "gpufleet_vllm_port=11434", "-e", f"health_junit_path={junit}"],
