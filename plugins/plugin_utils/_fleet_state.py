@@ -25,7 +25,7 @@ from ansible_collections.gpufleet.vllm.plugins.plugin_utils._health import (
     FAIL, OK, WARN, HealthError, evaluate, overall_status,
 )
 from ansible_collections.gpufleet.vllm.plugins.plugin_utils._node_view import NodeView, section
-from ansible_collections.gpufleet.vllm.plugins.plugin_utils._serving import serving_figures
+from ansible_collections.gpufleet.vllm.plugins.plugin_utils._serving import engine_figures, serving_figures
 from ansible_collections.gpufleet.vllm.plugins.plugin_utils._thresholds import Thresholds
 
 HISTORY_LENGTH = 40
@@ -90,8 +90,8 @@ class HostState:
         self.unreachable, self.failure = unreachable, failure
         if document is not None:
             self.serving = serving_figures(document, previous=self.document)
+            self.node = NodeView.from_document(document, engine_figures(document, previous=self.document))
             self.document = document
-            self.node = NodeView.from_document(document)
         self.checks = checks
         self.health = overall_status(checks) if checks else None
         self.updated_at = now

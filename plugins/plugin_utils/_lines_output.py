@@ -77,7 +77,8 @@ def plain_line(fleet: FleetState, host: HostState, now: float) -> str:
     ``gpu`` (GPUs reporting utilisation/GPUs listed, or the gpu status when not ok) ``util``
     (mean) ``vram`` (used/total over GPUs) ``temp`` (hottest), then while the engine figures
     are current (serving, stats within the freshness window) ``gen`` ``prompt`` ``run``
-    ``wait`` (sums) ``swapped`` (only when > 0) ``kv`` (fullest), then ``checks``
+    ``wait`` (sums) ``swapped`` (only when > 0) ``kv`` (fullest) ``src=metrics`` (only when
+    these figures come from vLLM's /metrics rather than the logs), then ``checks``
     (``2fail,1warn`` or ``ok``) when checks exist, then ``age`` when a result arrived."""
     state = host.state
     fields = [_plain_value(host.name), state, *_state_fields(host, state, now)]
@@ -101,6 +102,8 @@ def plain_line(fleet: FleetState, host: HostState, now: float) -> str:
             if swapped:
                 fields.append(f"swapped={swapped:.0f}")
             fields.append(f"kv={format_number(node.kv_cache_pct, '{:.1f}%')}")
+            if node.figures_source == "metrics":
+                fields.append("src=metrics")
     if host.checks:
         counts = host.check_counts()
         summary = ",".join(f"{counts[status]}{status}" for status in ("fail", "warn") if counts[status])
@@ -127,6 +130,9 @@ def json_record(host: HostState, now: float) -> dict:
         "failure": host.failure,
         "checks": host.checks,
         "serving": host.serving,
+        # "metrics" or "log": where the figures the screen shows (tok/s, running, waiting, KV
+        # cache) came from; None without any.
+        "figures_source": host.current_node.figures_source if host.current_node is not None else None,
     }
 
 

@@ -158,13 +158,25 @@ class NodeView:
     loading_pct: float | None
     loading_message: str | None
     errors: tuple[ErrorView, ...]
+    # Where ``engines`` come from: "metrics" (vLLM's /metrics answered) or "log" (the stats
+    # lines of docker logs); None without engine figures.
+    figures_source: str | None = None
 
     @classmethod
-    def from_document(cls, document: Mapping | None) -> NodeView:
+    def from_document(cls, document: Mapping | None, metrics_engines: list | None = None) -> NodeView:
+        """METRICS_ENGINES, the per-engine figures of the document's /metrics
+        (``_serving.engine_figures``), replace the log's when /metrics answered: this is the one
+        place that chooses the source of throughput, requests and KV cache. Phase, loading
+        progress and fatal errors stay with the logs."""
         document = section(document)
         gpu, container, vllm = (section(document.get(key)) for key in ("gpu", "container", "vllm"))
         loading = section(vllm.get("loading"))
         phase = vllm.get("phase")
+        log_engines = tuple(EngineView.from_mapping(engine) for engine in items(vllm.get("engines")))
+        if metrics_engines:
+            engines, source = tuple(EngineView.from_mapping(engine) for engine in items(metrics_engines)), "metrics"
+        else:
+            engines, source = log_engines, "log" if log_engines else None
         return cls(
             gpu_status=text(gpu.get("status"), 40), gpu_message=text(gpu.get("message")),
             gpus=tuple(GpuView.from_mapping(device) for device in items(gpu.get("devices"))),
@@ -179,11 +191,12 @@ class NodeView:
             oom_killed=container.get("oom_killed") is True,
             phase=phase if phase in PHASES else "unknown",
             log_status=text(vllm.get("log_status"), 30), message=text(vllm.get("message")),
-            engines=tuple(EngineView.from_mapping(engine) for engine in items(vllm.get("engines"))),
+            engines=engines,
             loading_stage=text(loading.get("stage"), 30), loading_pct=number(loading.get("progress_pct")),
             loading_message=text(loading.get("message")),
             errors=tuple(ErrorView(text(error.get("kind"), 40), text(error.get("message")))
                          for error in items(vllm.get("errors"))),
+            figures_source=source,
         )
 
     # -- figures over GPUs and engines -------------------------------------------------------
@@ -229,17 +242,23 @@ class NodeView:
     def engines_current(self, stats_stale_s: float) -> bool:
         """Whether the engine figures describe the present: the container runs, the engine
         serves and its newest stats line is within the freshness window. An idle engine's
-        figures are its last line, logged before vLLM went quiet: history, not the present."""
-        if self.container_status != "running" or self.phase != "serving" or not self.engines:
+        log figures are its last line, logged before vLLM went quiet: history, not the present;
+        figures from /metrics were read with the document, idle or not."""
+        if self.container_status != "running" or not self.engines:
+            return False
+        if self.figures_source == "metrics":
+            return self.phase in ("serving", "idle")
+        if self.phase != "serving":
             return False
         age = self.newest_stats_age_s
         return age is None or age <= stats_stale_s
 
     def generation_total(self) -> float | None:
         """Total generation tok/s for the sparkline: the sum over engines while serving, 0.0
-        while idle, None otherwise."""
+        while idle (or the /metrics rate when there is one), None otherwise."""
         if self.phase == "idle":
-            return 0.0
+            measured = self.engine_total("generation_tps") if self.figures_source == "metrics" else None
+            return measured if measured is not None else 0.0
         if self.phase != "serving":
             return None
         return self.engine_total("generation_tps")

@@ -191,7 +191,12 @@ def _phase_rows(console: Console, host: HostState, node: NodeView, now: float, w
     return rows
 
 
-def _engine_block(engine: EngineView, thresholds: Thresholds) -> list[Text]:
+def _source_note(source: str | None) -> tuple[str, Style | str]:
+    """The small marker of figures read from vLLM's /metrics (log figures carry none)."""
+    return ("  /metrics" if source == "metrics" else "", style("muted"))
+
+
+def _engine_block(engine: EngineView, thresholds: Thresholds, source: str | None = None) -> list[Text]:
     requests: list = [f"{format_number(engine.running, '{:.0f}')} running",
                       f"  {format_number(engine.waiting, '{:.0f}')} waiting"]
     if engine.swapped:
@@ -200,21 +205,22 @@ def _engine_block(engine: EngineView, thresholds: Thresholds) -> list[Text]:
         requests.append((f"  {engine.preemptions:.0f} preempted", style("notice")))
     return [
         _row("throughput", f"prefill {format_number(engine.prompt_tps)} tok/s"
-                           f"  decode {format_number(engine.generation_tps)} tok/s"),
+                           f"  decode {format_number(engine.generation_tps)} tok/s", _source_note(source)),
         _row("requests", *requests),
         _row("KV cache", *_band_bar(engine.kv_cache_pct, thresholds.kv_cache_pct)),
         _row("cache hits", *_bar(engine.prefix_cache_hit_pct, style("hit_rate"))),
     ]
 
 
-def _engine_table(engines: tuple[EngineView, ...], thresholds: Thresholds) -> list[Text]:
+def _engine_table(engines: tuple[EngineView, ...], thresholds: Thresholds, source: str | None = None) -> list[Text]:
     """One row per data-parallel engine: engine, prefill, decode, running, waiting, KV, hits."""
     def cells(label: str, prompt, generation, running, waiting) -> list:
         return [f"{label:<{LABEL_WIDTH}} ",
                 f"{format_number(prompt):>8} {format_number(generation):>7}",
                 f" {format_number(running, '{:.0f}'):>4} {format_number(waiting, '{:.0f}'):>5}"]
 
-    rows = [Text(f"{'engine':<{LABEL_WIDTH}}  prefill  decode  run  wait      KV   hits", style=style("muted"))]
+    rows = [Text(f"{'engine':<{LABEL_WIDTH}}  prefill  decode  run  wait      KV   hits{_source_note(source)[0]}",
+                 style=style("muted"))]
     for engine in engines:
         rows.append(Text.assemble(
             *cells(NA if engine.engine is None else f"{engine.engine:.0f}", engine.prompt_tps, engine.generation_tps,
@@ -265,9 +271,9 @@ def _document_rows(console: Console, fleet: FleetState, host: HostState, now: fl
     # container or a quiet engine would read as live traffic.
     if fleet.engines_current(host, now):
         if len(node.engines) == 1:
-            rows += _engine_block(node.engines[0], fleet.thresholds)
+            rows += _engine_block(node.engines[0], fleet.thresholds, node.figures_source)
         else:
-            rows += _engine_table(node.engines, fleet.thresholds)
+            rows += _engine_table(node.engines, fleet.thresholds, node.figures_source)
     elif node.engines and node.phase not in ("idle",):
         age = stats_age(host, now)
         rows.append(_row("engine", (f"no current stats (last line {format_age(age, coarse=True)} old)"

@@ -213,6 +213,47 @@ def serving_figures(document: Mapping | None, previous: Mapping | None = None) -
     return figures
 
 
+def engine_figures(document: Mapping | None, previous: Mapping | None = None) -> list[dict] | None:
+    """Per engine, the figures the dashboard shows next to the log's (``EngineView``'s keys)
+    from DOCUMENT's /metrics: prompt and generation tok/s and preemptions from the counters'
+    rise since PREVIOUS (None with one scrape only or after a restart: a rate needs a window),
+    running, waiting and KV cache from the gauges, the prefix cache hit share over the window.
+    None when /metrics did not answer (the log's figures stand)."""
+    metrics = metrics_of(document)
+    if metrics is None:
+        return None
+    window_s = _seconds_between(document, previous) if metrics_of(previous) is not None else None
+    before = {engine.get("engine"): engine for engine in _mapping(metrics_of(previous)).get("engines") or ()
+              if isinstance(engine, Mapping)} if window_s else {}
+    result = []
+    for engine in metrics.get("engines") or ():
+        if not isinstance(engine, Mapping):
+            continue
+        earlier = _mapping(before.get(engine.get("engine")))
+
+        def rise(name: str) -> float | None:
+            now, then = _number(engine.get(name)), _number(earlier.get(name))
+            # A counter that went down is a restart: no rate rather than a negative one.
+            return now - then if now is not None and then is not None and now >= then else None
+
+        def rate(name: str) -> float | None:
+            delta = rise(name)
+            return round(delta / window_s, 3) if delta is not None and window_s else None
+
+        queries, hits = rise("prefix_cache_queries_total"), rise("prefix_cache_hits_total")
+        result.append({
+            "engine": _number(engine.get("engine")),
+            "prompt_tps": rate("prompt_tokens_total"),
+            "generation_tps": rate("generation_tokens_total"),
+            "running": _number(engine.get("running")),
+            "waiting": _number(engine.get("waiting")),
+            "kv_cache_pct": _number(engine.get("kv_cache_pct")),
+            "prefix_cache_hit_pct": round(100.0 * hits / queries, 3) if queries and hits is not None else None,
+            "preemptions": rise("preemptions_total"),
+        })
+    return result or None
+
+
 def window_text(figures: Mapping) -> str:
     """``over 10 s``, ``since the server started``: the window the figures cover, for people."""
     window = figures.get("window")

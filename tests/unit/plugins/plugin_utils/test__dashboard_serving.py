@@ -16,7 +16,7 @@ from rich.console import Console
 
 from ansible_collections.gpufleet.vllm.plugins.plugin_utils._fleet_state import HostState, health_checks
 from ansible_collections.gpufleet.vllm.plugins.plugin_utils._layout import render_frame
-from ansible_collections.gpufleet.vllm.plugins.plugin_utils._lines_output import json_line, json_record
+from ansible_collections.gpufleet.vllm.plugins.plugin_utils._lines_output import json_line, json_record, plain_line
 from ansible_collections.gpufleet.vllm.plugins.plugin_utils._theme import THEME
 from ansible_collections.gpufleet.vllm.plugins.plugin_utils._thresholds import Thresholds
 from tests.unit.plugins.plugin_utils.fleet_samples import NOW, document, fleet, host
@@ -103,3 +103,48 @@ def test_one_result_is_labelled_since_start():
     restarted["http"]["metrics"]["engines"][0]["generation_tokens_total"] = 5.0
     state.record(NOW, document=restarted, checks=[])
     assert state.serving["window"] == "since_restart"
+
+
+def test_engine_figures_come_from_metrics_when_it_answers_else_from_the_logs():
+    """The log says 1234.5/87.6 tok/s, 3 running, 1 waiting, KV 42.3 %; /metrics says otherwise:
+    its figures are shown, marked, in the panel, the plain line and the JSON record."""
+    state = HostState(name="hyperstack-vm1")
+    for at, finished, gauges in (("2027-01-15T07:59:48.123456Z", 100.0, (5.0, 7.0, 61.5)),
+                                 ("2027-01-15T07:59:58.123456Z", 200.0, (9.0, 2.0, 73.25))):
+        doc = with_metrics(at, finished, [finished / 2, finished * 0.9, finished])
+        metrics_engine = doc["http"]["metrics"]["engines"][0]
+        metrics_engine["running"], metrics_engine["waiting"], metrics_engine["kv_cache_pct"] = gauges
+        state.record(NOW, document=doc, checks=[])
+    node = state.node
+    # Counters rose by 50,000 prompt and 10,000 generation tokens in 10 s.
+    assert node.figures_source == "metrics"
+    assert (node.engine_total("prompt_tps"), node.engine_total("generation_tps")) == (5000.0, 1000.0)
+    assert (node.engine_total("running"), node.engine_total("waiting"), node.kv_cache_pct) == (9.0, 2.0, 73.25)
+    view = fleet(state, view="panels")
+    text = frame(view, 100)
+    assert "prefill 5000.0 tok/s  decode 1000.0 tok/s  /metrics" in text and "9 running  2 waiting" in text
+    assert "1234.5" not in text
+    line = plain_line(view, state, NOW)
+    assert "gen=1000.0tok/s" in line and "run=9" in line and "kv=73.2%" in line
+    assert "src=metrics" in line
+    assert json_record(state, NOW)["figures_source"] == "metrics"
+
+    # /metrics refused: the log's figures, unmarked.
+    refused = copy.deepcopy(doc)
+    refused["http"]["metrics"] = {"status": "refused", "message": "connection refused"}
+    state.record(NOW, document=refused, checks=[])
+    assert state.node.figures_source == "log" and state.node.engine_total("prompt_tps") == 1234.5
+    text = frame(fleet(state, view="panels"), 100)
+    assert "decode 87.6 tok/s" in text and "/metrics" not in text.split("decode 87.6 tok/s")[1].splitlines()[0]
+    assert "src=" not in plain_line(fleet(state), state, NOW)
+    assert json_record(state, NOW)["figures_source"] == "log"
+
+
+def test_one_scrape_has_no_rate_and_a_restart_gives_none_not_a_negative_rate():
+    state = HostState(name="hyperstack-vm1")
+    first = with_metrics("2027-01-15T07:59:48.123456Z", 100.0, [50.0, 90.0, 100.0])
+    state.record(NOW, document=first, checks=[])
+    assert state.node.figures_source == "metrics" and state.node.engine_total("generation_tps") is None
+    restarted = with_metrics("2027-01-15T07:59:58.123456Z", 10.0, [5.0, 9.0, 10.0])
+    state.record(NOW, document=restarted, checks=[])
+    assert state.node.engine_total("prompt_tps") is None and state.node.engine_total("generation_tps") is None
