@@ -44,6 +44,9 @@ def test_nan_value():
     ('odd{a="}{=,"} 5', "odd", {"a": "}{=,"}, 5.0),
     ('plain_total 12 1700000000000', "plain_total", {}, 12.0),
     ('spaced{ a = "1" , } 3', "spaced", {"a": "1"}, 3.0),
+    ('comma{a="b",c="d",} 1', "comma", {"a": "b", "c": "d"}, 1.0),
+    ('quoted{a="b=\\",c=\\"d"} 1', "quoted", {"a": 'b=",c="d'}, 1.0),
+    ('blank{a="b" ,c="d"} 1', "blank", {"a": "b", "c": "d"}, 1.0),
 ])
 def test_sample_lines(line, name, labels, value):
     assert _prometheus.parse_sample(line) == (name, _prometheus.Sample(labels, value))
@@ -52,6 +55,9 @@ def test_sample_lines(line, name, labels, value):
 @pytest.mark.parametrize("line", [
     'vllm:x{model_name="unterminated} 1', 'vllm:x{model_name=m} 1', "vllm:x", "vllm:x one", "1bad 1",
     'vllm:x{"a"="b"} 1', "vllm:x 1 2 3", 'vllm:x{a="b"}1',
+    # The canonical form's shortcut (split at '",') must refuse what the grammar refuses.
+    'x{a="b",,c="d"} 1', 'x{a="b"c="d"} 1', 'x{,a="b"} 1', 'x{a="b"",c="d"} 1', 'x{a="b",c="d} 1', 'x{"} 1',
+    'x{a="b",1c="d"} 1', 'x{a="b",c=d"} 1',
 ])
 def test_malformed_lines_are_skipped(line):
     assert _prometheus.parse_sample(line) is None
