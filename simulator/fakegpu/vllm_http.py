@@ -19,6 +19,9 @@ test changes the behaviour by rewriting it (``configure``); writes the port it g
 - ``mode``: ``busy``, ``idle`` (counters frozen), ``slow`` (TTFT p90 about 9 s), ``erroring``
   (aborts, errors, HTTP 5xx and a 500 from every completion), ``dead`` (/health 503, or 500
   on 0.6). A loading or stopped server is one that is not started: connection refused.
+  ``scenario``: follow the simulated host in DIR (``scenario_mode``): refused while its model
+  loads or its container is stopped or missing, ``dead`` once the engine died with the container
+  still running, ``idle`` once its stats lines stopped, ``busy`` otherwise.
 - ``started_epoch``: when the server (re)started; counters count from there, so setting it to
   now is a restart (counters reset).
 - ``probe_latency_s``: how long a completion takes; ``api_key``: /v1 paths then need it (401).
@@ -32,12 +35,20 @@ import json
 import math
 import os
 import sys
+import threading
 import time
 
 MODEL = "Qwen/Qwen3.6-27B"
 MAX_MODEL_LEN = 32768
 VERSIONS = ("0.6", "0.11", "0.15-api-servers", "0.17-dp2")
-MODES = ("busy", "idle", "slow", "erroring", "dead")
+# "scenario": follow the simulated host in DIR (its scenario and clock), as vLLM itself would:
+# connection refused while the model loads and once the container stopped, 503 (500 before
+# 0.11) after the engine died with the API server still up, busy or idle as its log says.
+MODES = ("busy", "idle", "slow", "erroring", "dead", "scenario")
+REFUSED = "refused"
+# vLLM's API server listens once uvicorn logs this line (docs of the simulator's log script).
+_LISTENING_LINE = "Application startup complete."
+_ENGINE_DEAD_LINES = ("died unexpectedly", "EngineDeadError")
 DEFAULTS = {"version": "0.11", "mode": "busy", "started_epoch": None, "probe_latency_s": 0.05, "api_key": None}
 
 TTFT_OLD = [0.001, 0.005, 0.01, 0.02, 0.04, 0.06, 0.08, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0]
@@ -234,6 +245,40 @@ def error_body(version: str, message: str, kind: str, code: int) -> bytes:
     return json.dumps({"error": error}).encode()
 
 
+def scenario_mode(directory: str, now: float = None) -> str:
+    """The mode of the simulated host in DIRECTORY now: ``refused`` (nothing listens), ``dead``,
+    ``idle`` or ``busy``."""
+    from fakegpu import hoststate, logs, runs  # the simulated host's own state, on demand
+
+    try:
+        host = hoststate.Host(directory, now)
+    except hoststate.SimulatorError:
+        return REFUSED
+    scenario = host.scenario
+    current = runs.runs(host)[-1]
+    if (not host.container_exists or host.docker_fault == "daemon_down" or scenario.start_error
+            or current.finished is not None or current.started > host.now):
+        return REFUSED
+    texts = [text for _t, _stream, text in logs._writes(current, host.now - current.started, 1)]
+    listening = [index for index, text in enumerate(texts) if _LISTENING_LINE in text]
+    if not listening:
+        return REFUSED
+    if any(line in text for text in texts[listening[0]:] for line in _ENGINE_DEAD_LINES):
+        return "dead"
+    stats = scenario.stats
+    if stats is None or (stats.last is not None and host.elapsed > stats.last):
+        return "idle"
+    return "busy"
+
+
+def effective_settings(directory: str) -> dict:
+    """http.json, with mode ``scenario`` resolved to the simulated host's mode now."""
+    settings = load(directory)
+    if settings["mode"] == "scenario":
+        settings["mode"] = scenario_mode(directory)
+    return settings
+
+
 def make_handler(directory: str):
     class Handler(http.server.BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
@@ -246,7 +291,11 @@ def make_handler(directory: str):
             self.wfile.write(body)
 
         def _route(self) -> None:
-            settings = load(directory)
+            settings = effective_settings(directory)
+            if settings["mode"] == REFUSED:
+                # Between two polls of the supervisor: as vLLM, nothing answers.
+                self.close_connection = True
+                return None
             length = int(self.headers.get("Content-Length") or 0)
             if length:
                 self.rfile.read(min(length, 1 << 20))
@@ -287,17 +336,34 @@ def make_handler(directory: str):
     return Handler
 
 
-def serve(directory: str, host: str = "127.0.0.1", port: int = 0) -> None:
-    if not os.path.exists(os.path.join(directory, "http.json")):
-        configure(directory)
+def _listen(directory: str, host: str, port: int) -> http.server.ThreadingHTTPServer:
     server = http.server.ThreadingHTTPServer((host, port), make_handler(directory))
     server.daemon_threads = True
     port_file = os.path.join(directory, "http.port")
     with open(port_file + ".tmp", "w") as handle:
         handle.write(str(server.server_address[1]))
     os.replace(port_file + ".tmp", port_file)
+    return server
+
+
+def serve(directory: str, host: str = "127.0.0.1", port: int = 0, poll_s: float = 0.5) -> None:
+    """Serve until interrupted. In mode ``scenario`` the socket is open only while the simulated
+    host's vLLM would listen (closed: connection refused), checked every POLL_S seconds."""
+    if not os.path.exists(os.path.join(directory, "http.json")):
+        configure(directory)
+    server = None
     try:
-        server.serve_forever()
+        while True:
+            wanted = effective_settings(directory)["mode"] != REFUSED
+            if wanted and server is None:
+                server = _listen(directory, host, port)
+                port = server.server_address[1]  # the same port when it opens again
+                threading.Thread(target=server.serve_forever, daemon=True).start()
+            elif not wanted and server is not None:
+                server.shutdown()
+                server.server_close()
+                server = None
+            time.sleep(poll_s)
     except KeyboardInterrupt:
         pass
 

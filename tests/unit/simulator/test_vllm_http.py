@@ -61,3 +61,50 @@ def test_configure_refuses_unknown_values(tmp_path):
         vllm_http.configure(str(tmp_path), mode="sleepy")
     settings = vllm_http.configure(str(tmp_path), restart=True)
     assert settings["started_epoch"] > NOW - 10**9
+
+
+@pytest.mark.parametrize("scenario, options, expected", [
+    ("busy", (), "busy"),
+    ("idle", (), "idle"),                        # stats lines stopped: counters frozen
+    ("loading", ("--elapsed", "30"), "refused"),  # uvicorn not started yet: nothing listens
+    ("busy", ("--elapsed", "30"), "refused"),     # the same while any model loads
+    ("cuda-oom", (), "refused"),                  # container exited
+    ("container-missing", (), "refused"),
+    ("gpu-lost", (), "refused"),                  # the engine died and the container exited
+    ("data-parallel", (), "busy"),
+])
+def test_scenario_mode_follows_the_simulated_host(make_host, scenario, options, expected):
+    from simhost import NOW
+    host = make_host(scenario, *options)
+    assert vllm_http.scenario_mode(str(host.path), NOW) == expected
+
+
+def test_scenario_mode_server_refuses_until_the_host_listens(make_host):
+    """The socket is closed while the simulated vLLM would not listen, open once it would."""
+    import socket
+    import threading
+    import time as clock
+
+    host = make_host("busy")
+    directory = str(host.path)
+    vllm_http.configure(directory, mode="scenario")
+    thread = threading.Thread(target=vllm_http.serve, args=(directory, "127.0.0.1", 0, 0.05), daemon=True)
+    thread.start()
+    port_file = host.path / "http.port"
+    deadline = clock.time() + 10
+    while not port_file.exists() and clock.time() < deadline:
+        clock.sleep(0.05)
+    port = int(port_file.read_text())
+    socket.create_connection(("127.0.0.1", port), timeout=2).close()
+    assert host.set("scenario=cuda-oom").returncode == 0  # the container exits: the port closes
+    deadline = clock.time() + 10
+    refused = False
+    while not refused and clock.time() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=2).close()
+            clock.sleep(0.05)
+        except ConnectionRefusedError:
+            refused = True
+        except ConnectionResetError:
+            pass  # accepted into the backlog as the socket closed
+    assert refused
