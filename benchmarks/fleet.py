@@ -69,6 +69,7 @@ echo "$_logs" | grep 'Engine 0' | tail -1
 echo ===LOADING===
 echo "$_logs" | grep -E 'Starting to load|Loading model|model weight|Downloading|shard' | tail -1
 """ % QUERY
+CONFIG_COPIES: list = []
 COMPONENTS = ("main: main thread", "main: other threads", "workers", "ssh client per refresh",
               "ControlMaster", "Mitogen processes", "other")
 
@@ -281,10 +282,22 @@ def watch_env(config: str, records: str, forks: int) -> dict:
         if part == "mitogen":
             env.update(ANSIBLE_STRATEGY="mitogen_linear")
         elif part.startswith("poll="):
-            env.update(ANSIBLE_INTERNAL_POLL_INTERVAL=part[len("poll="):])
+            # internal_poll_interval has no environment variable: a copy of ansible.cfg next to it
+            # (its relative paths resolve against its folder) with the value replaced.
+            env.update(ANSIBLE_CONFIG=poll_config(float(part[len("poll="):])))
         elif part not in ("", "defaults"):
             raise SystemExit("unknown --config %r: use defaults, mitogen, poll=SECONDS or a + of them" % part)
     return env
+
+
+def poll_config(seconds: float) -> str:
+    path = ROOT / (".benchmark-poll-%g-%d.cfg" % (seconds, os.getpid()))
+    text = (ROOT / "ansible.cfg").read_text(encoding="utf-8")
+    lines = [line for line in text.splitlines() if not line.startswith("internal_poll_interval")]
+    lines.insert(lines.index("[defaults]") + 1, "internal_poll_interval = %r" % seconds)
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    CONFIG_COPIES.append(path)
+    return str(path)
 
 
 def watch(inventory: str, hosts: list, interval: float, seconds: float, config: str, work: str,
@@ -452,6 +465,14 @@ def main() -> int:
     if os.geteuid() != 0:
         raise SystemExit("benchmarks/fleet.py needs root (the test fleet's network namespaces)")
     become_subreaper()
+    try:
+        return measure(args)
+    finally:
+        for path in CONFIG_COPIES:
+            path.unlink(missing_ok=True)
+
+
+def measure(args) -> int:
     configs = args.config or ["defaults"]
     intervals = [float(part) for part in args.intervals.split(",")]
     results = []
@@ -499,8 +520,8 @@ def print_table(results: list) -> None:
     print("|---|---|---|" + "---|" * len(COMPONENTS))
     for row in results:
         if "components_ms" in row:
-            print("| %d | %s | %g | " % (row["hosts"], row["method"], row.get("interval", 0))
-                  + " | ".join("%.1f" % row["components_ms"][name] for name in COMPONENTS) + " |")
+            figures = " | ".join("%.1f" % row["components_ms"][name] for name in COMPONENTS)
+            print("| %d | %s | %g | %s |" % (row["hosts"], row["method"], row.get("interval", 0), figures))
 
 
 def _fmt(value) -> str:
