@@ -47,7 +47,8 @@ options:
       - V(auto) draws the live dashboard when standard output is a terminal and verbosity is below C(-vv),
         else plain lines. Under ansible-runner (and so AWX, AAP and ansible-navigator) V(auto) is plain lines, as
         the job's output is a log, even though the runner gives ansible-playbook a terminal.
-        V(live) and V(lines) force one or the other.
+        V(live) and V(lines) force one or the other, except that a job runner always gets plain lines
+        (V(live) there is ignored with a warning, as frames in a job log are noise that nobody sees live).
     type: str
     default: auto
     choices: [auto, live, lines]
@@ -275,11 +276,16 @@ class CallbackModule(DefaultCallbackModule):
 
     def _use_live_display(self) -> bool:
         mode = self.get_option("display_mode")
+        # ansible-runner (AWX, AAP, ansible-navigator) runs the play in a pty, but its output is a job
+        # log that keeps every frame: never draw live frames there, even when asked to.
+        if under_job_runner(self.CALLBACK_NAME, os.environ):
+            if mode == "live":
+                self._display.warning("gpufleet.vllm.dashboard: display_mode=live (GPUFLEET_DASHBOARD_MODE) is "
+                                      "ignored under ansible-runner, AWX, AAP and ansible-navigator: a job's output "
+                                      "is a log, so the watch prints plain lines.")
+            return False
         if mode != "auto":
             return mode == "live"
-        # ansible-runner (AWX, AAP, ansible-navigator) runs the play in a pty, but its output is a job log.
-        if under_job_runner(self.CALLBACK_NAME, os.environ):
-            return False
         return sys.stdout.isatty() and os.environ.get("TERM") != "dumb" and self._display.verbosity < 2
 
     def _open_json_lines(self) -> None:

@@ -76,12 +76,15 @@ def test_health_job_exit_code_events_set_stats_and_junit_in_the_artifacts(tmp_pa
     assert cases["vm-oom :: fatal_errors"] and not cases["vm-serving :: fatal_errors"]
 
 
-def test_bounded_watch_job_prints_lines_not_live_frames(tmp_path, fleet):
+@pytest.mark.parametrize("mode", ["auto", "live"])
+def test_bounded_watch_job_prints_lines_not_live_frames(tmp_path, fleet, mode):
+    # Forcing live frames in a job is refused (with a warning): they would only fill the job log.
     proc, artifacts = runner(tmp_path, fleet, "gpufleet.vllm.watch", "-e watch_cycles=2 -e watch_interval=1",
-                             {"ANSIBLE_STDOUT_CALLBACK": "gpufleet.vllm.dashboard"})
+                             {"ANSIBLE_STDOUT_CALLBACK": "gpufleet.vllm.dashboard", "GPUFLEET_DASHBOARD_MODE": mode})
     output = proc.stdout + proc.stderr
     assert proc.returncode == 0, output
     stdout = (artifacts / "stdout").read_text()
+    assert ("display_mode=live (GPUFLEET_DASHBOARD_MODE) is ignored under ansible-runner" in stdout) == (mode == "live")
     lines = stdout.splitlines()
     assert len([line for line in lines if line.startswith("vm-serving serving ")]) >= 2, stdout
     assert [line for line in lines if line.startswith("vm-oom failed ")], stdout
