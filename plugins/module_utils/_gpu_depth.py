@@ -16,11 +16,11 @@ Runs on the managed host: stdlib only, Python >= 3.8.
 
 from __future__ import annotations
 
-import json
 import re
 import threading
 
 from ansible_collections.gpufleet.vllm.plugins.module_utils import _compute_apps
+from ansible_collections.gpufleet.vllm.plugins.module_utils import _docker
 from ansible_collections.gpufleet.vllm.plugins.module_utils import _kernel_log
 from ansible_collections.gpufleet.vllm.plugins.module_utils._timestamps import parse_rfc3339
 
@@ -34,11 +34,11 @@ def watched_container_id(inspect_result) -> str | None:
     if inspect_result is None or inspect_result.rc != 0 or inspect_result.stopped or inspect_result.timed_out:
         return None
     try:
-        document = json.loads(inspect_result.stdout)
-    except (ValueError, RecursionError):  # a hostile nesting depth is not an ID either
+        # The one bounded reader of inspect output (nesting capped, Config.Env dropped first).
+        container = _docker.load_inspect_document(inspect_result.stdout)
+    except _docker.InvalidInspectOutput:
         return None
-    first = document[0] if isinstance(document, list) and document else None
-    found = first.get("Id") if isinstance(first, dict) else None
+    found = container.get("Id")
     return found if isinstance(found, str) and _FULL_ID_RE.fullmatch(found) else None
 
 
