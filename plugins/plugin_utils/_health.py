@@ -295,7 +295,7 @@ class _Context:
         return _check(name, FAIL, message)
 
 
-def _gpu_checks(gpu: dict, context: _Context) -> list[dict]:
+def _gpu_checks(gpu: dict, context: _Context, watches_container: bool) -> list[dict]:
     status = gpu.get("status")
     devices = _items(gpu.get("devices"))
     if status not in ("ok", "no_devices"):
@@ -318,7 +318,9 @@ def _gpu_checks(gpu: dict, context: _Context) -> list[dict]:
         checks.append(_temperature_check(devices, context.thresholds.temperature_c))
         # Each only when its fields were queried (a document of an older collection, or a
         # gpu_query_fields without them, has no such key): not asked is not healthy.
-        if "compute_apps" in gpu:
+        # "Other processes" means other than the watched container's: with none watched (an
+        # Ollama VM) every holder would count as foreign, the model server itself included.
+        if "compute_apps" in gpu and watches_container:
             checks.append(_foreign_processes_check(gpu, context.thresholds.foreign_process_mib))
         if any(key in device for device in devices for key in _ECC_KEYS):
             checks.append(_ecc_check(devices, context.thresholds.ecc_uncorrected_errors))
@@ -720,12 +722,12 @@ def evaluate(
     collected = _text(document.get("collected_at"), 40)
     checks = [_check("reachable", OK, f"collected at {collected}" if collected else "collected")]
     gpu = _section(document.get("gpu"))
-    checks += _gpu_checks(gpu, context)
+    container = _section(document.get("container"))
+    checks += _gpu_checks(gpu, context, watches_container=container.get("status") != NOT_WATCHED)
     # Also when nvidia-smi fails: XID 79 is why a GPU is lost.
     xid = _xid_check(gpu)
     if xid is not None:
         checks.append(xid)
-    container = _section(document.get("container"))
     if container.get("status") != NOT_WATCHED:
         checks += _container_checks(container, context)
     vllm = _section(document.get("vllm"))

@@ -158,3 +158,14 @@ def test_failed_panel_names_who_holds_the_memory():
                       file=io.StringIO(), theme=THEME)
     console.print(render_frame(view, NOW, 100, 60, None))
     assert "GPU 0: 50.1 GiB held by PID 3981 python (container abababababab)" in console.export_text()
+
+
+def test_an_ollama_vm_has_no_foreign_process_check():
+    # No container is watched (service ollama): the model server's own host process holds the
+    # memory, and "other than the watched container" means nothing; the other GPU checks stay.
+    found = checks(container={"name": None, "status": "not_watched"},
+                   vllm={"phase": "not_watched", "log_status": "not_read", "errors": [], "engines": []},
+                   gpu__compute_apps__processes=[proc(2, 0, 60000, False, name="ollama")])
+    assert "gpu_foreign_processes" not in found
+    assert [found[name][0] for name in ("gpu_ecc", "gpu_throttle", "gpu_xid")] == ["ok"] * 3
+    assert checks(gpu__compute_apps__processes=[proc(2, 0, 60000, False, name="ollama")])["gpu_foreign_processes"][0] == "warn"
