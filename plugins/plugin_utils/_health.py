@@ -619,8 +619,11 @@ def _stats_fresh_check(engines: list, stale_after_s: float) -> dict:
 
 # HTTP answers of /health that mean the engine is dead: 503 from vLLM 0.11, 500 before.
 _ENGINE_DEAD_STATUSES = (500, 503)
-# Engine phases (from the log) that already explain why nothing listens on the port.
+# Engine phases (from the log) that already explain why nothing listens on the port: vLLM
+# refuses connections while it loads and once it stopped; a connection dropped or unanswered as
+# the server goes down is the same. The log's checks judge such a VM, not http_health.
 _PHASES_WITHOUT_SERVER = ("loading", "stopped", "failed")
+_NO_ANSWER = ("refused", "timeout", "error")
 
 
 def _http_checks(document: Mapping, previous: Mapping | None, context: _Context) -> list[dict]:
@@ -639,13 +642,14 @@ def _http_checks(document: Mapping, previous: Mapping | None, context: _Context)
         checks.append(_check("http_health", OK, f"GET /health answered {_fmt(code) if code is not None else 'OK'}"))
     elif status == "http_status" and code in _ENGINE_DEAD_STATUSES:
         checks.append(_check("http_health", FAIL, f"engine dead: GET /health answered HTTP {_fmt(code)}"))
-    elif status in ("refused", "timeout") and phase not in _PHASES_WITHOUT_SERVER:
+    elif status in _NO_ANSWER and phase in _PHASES_WITHOUT_SERVER:
+        pass
+    elif status in ("refused", "timeout"):
         checks.append(context.pending("http_health", reason))
     elif status in ("http_status", "not_vllm", "too_large", "error"):
         checks.append(_check("http_health", FAIL, reason))
     probe = http.get("probe")
-    if isinstance(probe, Mapping) and not (probe.get("status") in ("refused", "timeout")
-                                           and phase in _PHASES_WITHOUT_SERVER):
+    if isinstance(probe, Mapping) and not (probe.get("status") in _NO_ANSWER and phase in _PHASES_WITHOUT_SERVER):
         checks.append(_probe_check(probe, context.thresholds.probe_latency_s))
     figures = serving_figures(document, previous)
     if figures is None:

@@ -161,6 +161,8 @@ class NodeView:
     # Where ``engines`` come from: "metrics" (vLLM's /metrics answered) or "log" (the stats
     # lines of docker logs); None without engine figures.
     figures_source: str | None = None
+    # Age of the log's newest stats line, whichever source ``engines`` come from.
+    newest_stats_age_s: float | None = None
 
     @classmethod
     def from_document(cls, document: Mapping | None, metrics_engines: list | None = None) -> NodeView:
@@ -197,6 +199,7 @@ class NodeView:
             errors=tuple(ErrorView(text(error.get("kind"), 40), text(error.get("message")))
                          for error in items(vllm.get("errors"))),
             figures_source=source,
+            newest_stats_age_s=min((engine.age_s for engine in log_engines if engine.age_s is not None), default=None),
         )
 
     # -- figures over GPUs and engines -------------------------------------------------------
@@ -232,12 +235,6 @@ class NodeView:
     @property
     def kv_cache_pct(self) -> float | None:
         return highest(engine.kv_cache_pct for engine in self.engines)
-
-    @property
-    def newest_stats_age_s(self) -> float | None:
-        """Age of the newest stats line when the document was collected."""
-        ages = [engine.age_s for engine in self.engines if engine.age_s is not None]
-        return min(ages) if ages else None
 
     def engines_current(self, stats_stale_s: float) -> bool:
         """Whether the engine figures describe the present: the container runs, the engine

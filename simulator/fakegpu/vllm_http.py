@@ -4,7 +4,7 @@
 """vLLM's HTTP server, simulated: /health, /version, /v1/models, /v1/completions and /metrics
 in the Prometheus text of four version families, with counters that advance with time.
 
-    python3 -m fakegpu.vllm_http DIR [--host 127.0.0.1] [--port 0]
+    python3 -m fakegpu.vllm_http DIR... [--host 127.0.0.1] [--port 0] [--mode scenario]
 
 Standard library only, Python >= 3.8. Binds to the given address only (loopback by default; in
 the SSH test fleet, the namespace's own address). Reads ``DIR/http.json`` on every request, so a
@@ -34,6 +34,7 @@ import http.server
 import json
 import math
 import os
+import socket
 import sys
 import threading
 import time
@@ -339,11 +340,15 @@ def make_handler(directory: str):
 def _listen(directory: str, host: str, port: int) -> http.server.ThreadingHTTPServer:
     server = http.server.ThreadingHTTPServer((host, port), make_handler(directory))
     server.daemon_threads = True
-    port_file = os.path.join(directory, "http.port")
-    with open(port_file + ".tmp", "w") as handle:
-        handle.write(str(server.server_address[1]))
-    os.replace(port_file + ".tmp", port_file)
     return server
+
+
+def _free_port(host: str) -> int:
+    """A port the system gives now, so that DIR/http.port names it before the server listens
+    (a loading host's port is known, and refuses)."""
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
+        probe.bind((host, 0))
+        return probe.getsockname()[1]
 
 
 def serve(directory: str, host: str = "127.0.0.1", port: int = 0, poll_s: float = 0.5) -> None:
@@ -351,18 +356,27 @@ def serve(directory: str, host: str = "127.0.0.1", port: int = 0, poll_s: float 
     host's vLLM would listen (closed: connection refused), checked every POLL_S seconds."""
     if not os.path.exists(os.path.join(directory, "http.json")):
         configure(directory)
+    port = port or _free_port(host)
+    port_file = os.path.join(directory, "http.port")
+    if os.path.exists(port_file):
+        os.remove(port_file)  # a previous server's
     server = None
     try:
         while True:
             wanted = effective_settings(directory)["mode"] != REFUSED
             if wanted and server is None:
                 server = _listen(directory, host, port)
-                port = server.server_address[1]  # the same port when it opens again
                 threading.Thread(target=server.serve_forever, daemon=True).start()
             elif not wanted and server is not None:
                 server.shutdown()
                 server.server_close()
                 server = None
+            if not os.path.exists(port_file):
+                # Written once the first decision holds: a client that reads it and connects
+                # finds the server listening (or refusing, as the host's vLLM would).
+                with open(port_file + ".tmp", "w") as handle:
+                    handle.write(str(port))
+                os.replace(port_file + ".tmp", port_file)
             time.sleep(poll_s)
     except KeyboardInterrupt:
         pass
@@ -370,11 +384,19 @@ def serve(directory: str, host: str = "127.0.0.1", port: int = 0, poll_s: float 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="fakegpu.vllm_http", description=__doc__.split("\n", maxsplit=1)[0])
-    parser.add_argument("directory")
+    parser.add_argument("directory", nargs="+", help="one simulated host each (one process serves them all)")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=0)
+    parser.add_argument("--mode", choices=MODES, help="set the mode in DIR/http.json first")
     args = parser.parse_args(argv)
-    serve(args.directory, args.host, args.port)
+    if args.port and len(args.directory) > 1:
+        parser.error("--port needs a single DIR")
+    for directory in args.directory:
+        if args.mode:
+            configure(directory, mode=args.mode)
+    for directory in args.directory[1:]:
+        threading.Thread(target=serve, args=(directory, args.host, args.port), daemon=True).start()
+    serve(args.directory[0], args.host, args.port)
     return 0
 
 

@@ -113,8 +113,9 @@ class HostSpec:
     model: str = DEFAULT_MODEL
     flavor: str | None = None
     # vLLM's HTTP server (simulator/fakegpu/vllm_http.py settings, e.g. {"mode": "busy"}), served
-    # inside the host on 127.0.0.1:HTTP_PORT (hypr's default port); None: nothing listens there.
-    http: dict | None = None
+    # inside the host on 127.0.0.1:HTTP_PORT (hypr's default port); by default it follows the
+    # scenario as vLLM would (refused while loading or stopped). None: nothing listens there.
+    http: dict | None = dataclasses.field(default_factory=lambda: {"mode": "scenario"})
 
 
 @dataclasses.dataclass
@@ -773,6 +774,17 @@ class Fleet:
         flavor = host.spec.flavor or _flavor_from_cards(cards.get(host.spec.scenario, []))
         with open(host.toml_path, "w", encoding="utf-8") as handle:
             handle.write(host_toml(host, self.key_path, flavor))
+        # A host that serves no HTTP (http=None) has the HTTP source turned off, as an operator
+        # would for such a VM: otherwise its refused port fails http_health while it serves.
+        host_vars = os.path.join(self.inventory_dir, "host_vars")
+        os.makedirs(host_vars, exist_ok=True)
+        no_http = os.path.join(host_vars, host.name + ".yml")
+        if host.spec.http is None:
+            with open(no_http, "w", encoding="utf-8") as handle:
+                handle.write("# SSH test fleet: this host serves no vLLM HTTP (HostSpec.http=None).\n"
+                             "gpufleet_vllm_port: null\n")
+        elif os.path.exists(no_http):
+            os.remove(no_http)
         with open(host.state_path, "w", encoding="utf-8") as handle:
             json.dump(host_state(host, flavor, created), handle, indent=2)
 

@@ -22,8 +22,11 @@ pytestmark = pytest.mark.slow
 
 CHECK_NAMES = ["reachable", "gpu_driver", "gpu_count", "gpu_temperature", "gpu_foreign_processes", "gpu_ecc",
                "gpu_throttle", "gpu_xid", "container_running", "container_restarts",
-               "container_oom", "fatal_errors", "engine_serving", "kv_cache", "engine_stalled", "stats_fresh"]
-# A container that is not running hides the four engine checks (docs/health.md, "Rules").
+               "container_oom", "fatal_errors", "engine_serving", "kv_cache", "engine_stalled", "stats_fresh",
+               # The fleet's VMs serve vLLM's HTTP on the inventory's hyperstack_vllm_port, as hypr's do.
+               "http_health", "inference_probe", "ttft_p90_s", "itl_p90_s", "request_errors_pct"]
+# A container that is not running hides the four engine checks (docs/health.md, "Rules"), and
+# its port refuses, which leaves the HTTP checks to the log's judgement.
 OOM_CHECKS = {"reachable": "ok", "gpu_driver": "ok", "gpu_count": "ok", "gpu_temperature": "ok",
               "gpu_foreign_processes": "ok", "gpu_ecc": "ok", "gpu_throttle": "ok", "gpu_xid": "ok",
               "container_running": "failure", "container_restarts": "ok", "container_oom": "ok",
@@ -92,14 +95,14 @@ def test_exit_code_two_and_the_gate_fails_exactly_the_failing_vms(health_run):
 def test_summary_names_exactly_the_failing_vms_and_checks(health_run):
     assert summary_lines(health_run.stdout) == [
         "vm-down: FAIL 1 failed (reachable), 0 ok",
-        "vm-healthy: OK 16 ok",
+        "vm-healthy: OK 21 ok",
         "vm-oom: FAIL 2 failed (container_running, fatal_errors), 10 ok",
     ]
 
 
 def test_junit_has_the_expected_cases_per_vm(health_run):
     suite, cases = junit_cases(health_run.junit_text)
-    assert suite == {"name": "gpufleet.vllm.health", "tests": "29", "failures": "3", "errors": "0", "skipped": "0"}
+    assert suite == {"name": "gpufleet.vllm.health", "tests": "34", "failures": "3", "errors": "0", "skipped": "0"}
     outcomes = {key: outcome for key, (outcome, _message) in cases.items()}
     expected = {("vm-healthy", "vm-healthy :: %s" % name): "ok" for name in CHECK_NAMES}
     expected.update({("vm-oom", "vm-oom :: %s" % name): outcome for name, outcome in OOM_CHECKS.items()})

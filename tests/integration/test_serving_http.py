@@ -125,7 +125,8 @@ def test_watch_json_lines_carry_the_window_figures(servers, tmp_path, ansible_en
     inventory = write_inventory(tmp_path, {"vm2": {"scenario": "busy", "gpufleet_vllm_port": ports["vm2"]}})
     records_path = tmp_path / "watch.jsonl"
     proc = subprocess.run([str(pathlib.Path(sys.executable).parent / "ansible-playbook"), "-i", inventory,
-                           str(ROOT / "playbooks" / "watch.yml"), "-e", "watch_cycles=2", "-e", "watch_interval=1"],
+                           # 2 s: the slow server finishes a request every 2 s, so the window holds one.
+                           str(ROOT / "playbooks" / "watch.yml"), "-e", "watch_cycles=2", "-e", "watch_interval=2"],
                           cwd=ROOT, env=dict(ansible_env, GPUFLEET_DASHBOARD_JSON=str(records_path)),
                           capture_output=True, text=True, timeout=180, check=False)
     assert proc.returncode == 0, proc.stdout + proc.stderr

@@ -56,7 +56,10 @@ def test_plain_lines_without_a_terminal(demo_env, strategy):
     assert {name: len(lines) for name, lines in by_host.items()} == {
         **{name: 2 for name in POLLED}, "demo-new": 1}
     assert by_host["demo-busy"][-1].startswith("demo-busy serving gpu=2/2 ")
-    assert "gen=176.5tok/s prompt=2345.6tok/s run=7 wait=0 kv=38.9% checks=ok" in by_host["demo-busy"][-1]
+    # The demo's VMs serve vLLM's HTTP: the second refresh's figures come from /metrics (counter
+    # rates, the simulator's 4 running), not the log's 176.5 tok/s and 7 running.
+    assert re.search(r" gen=[1-9][0-9.]*tok/s prompt=[1-9][0-9.]*tok/s run=4 wait=0 kv=[0-9.]+% src=metrics checks=ok ",
+                     by_host["demo-busy"][-1]), by_host["demo-busy"][-1]
     # Idle: the age of its last stats line, not the figures of that line.
     assert re.match(r"demo-idle idle stats_age=\d+s gpu=1/1 .* checks=ok age=\d+s$", by_host["demo-idle"][-1])
     assert by_host["demo-oom"][-1].startswith("demo-oom failed error=cuda_oom ")
@@ -85,6 +88,14 @@ def test_json_lines(demo_env, tmp_path):
     busy = [record for record in records if record["host"] == "demo-busy"]
     assert len(busy) == 2
     assert [device["name"] for device in busy[-1]["document"]["gpu"]["devices"]] == ["NVIDIA H100 80GB HBM3"] * 2
+    # Each demo VM serves vLLM's HTTP as vLLM would: the busy one has latency figures over the
+    # window between its two refreshes, its engine figures from /metrics; the loading one refuses,
+    # which its health leaves to the log (loading is a warning, not an HTTP failure).
+    assert busy[-1]["serving"]["window"] == "interval" and busy[-1]["serving"]["ttft_s"]["p90"] > 0
+    assert busy[-1]["figures_source"] == "metrics"
+    loading = [record for record in records if record["host"] == "demo-loading"][-1]
+    assert loading["document"]["http"]["health"]["status"] == "refused" and loading["serving"] is None
+    assert "http_health" not in {check["name"] for check in loading["checks"]}
     # "2s" is two seconds, not the one-second floor a float filter used to turn it into.
     assert "refresh every 2s" in proc.stdout
 

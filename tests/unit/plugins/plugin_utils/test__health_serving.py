@@ -86,6 +86,25 @@ def test_refused_is_left_to_the_log_while_loading_and_pending_otherwise():
     assert serving(waiting)["http_health"][0] == "warn"
 
 
+@pytest.mark.parametrize("status, message", [
+    ("refused", "GET /health: connection refused on 127.0.0.1:8000"),
+    ("timeout", "GET /health: no answer within 5s"),
+    ("error", "GET /health: Remote end closed connection without response"),  # a server going down
+])
+@pytest.mark.parametrize("phase", ["loading", "stopped", "failed"])
+def test_no_answer_while_the_log_explains_it_leaves_http_out(status, message, phase):
+    """vLLM does not listen while it loads or once it stopped: the log's checks judge the VM, an
+    HTTP check that failed it too would count the same fault twice (or fail a loading VM)."""
+    answer = {"status": status, "http_status": None, "message": message}
+    doc = document(health=answer, phase=phase, engines=[])
+    doc["http"]["probe"] = dict(answer, latency_s=None, model=None)
+    checks = serving(health.evaluate(doc, Thresholds()))
+    assert "http_health" not in checks and "inference_probe" not in checks
+    # The same while the log says it serves: dropped is a failure, refused pending.
+    serving_doc = document(health=answer)
+    assert serving(health.evaluate(serving_doc, Thresholds()))["http_health"][0] == "fail"
+
+
 @pytest.mark.parametrize("probe, expected", [
     ({"status": "ok", "http_status": 200, "latency_s": 0.25, "model": "org/m", "message": None},
      ("ok", "1-token completion of org/m answered in 250 ms")),
