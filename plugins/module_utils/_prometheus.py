@@ -123,8 +123,8 @@ def parse(text: str) -> Exposition:
     label_pairs: Dict[str, Optional[Tuple[str, str]]] = {}
     # name -> its sample list, or None for a name the format does not allow.
     series_of: Dict[str, Optional[List[Sample]]] = {}
-    number_chars, special_values, name_match, timestamp_match = (_NUMBER_CHARS, _SPECIAL_VALUES, _NAME_RE.match,
-                                                                  _TIMESTAMP_RE.match)
+    number_chars, special_values = _NUMBER_CHARS, _SPECIAL_VALUES
+    name_match, timestamp_match = _NAME_RE.match, _TIMESTAMP_RE.match
     no_labels: Dict[str, str] = {}
     for line in text.split("\n"):
         line = line.strip()
