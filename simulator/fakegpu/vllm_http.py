@@ -50,6 +50,7 @@ REFUSED = "refused"
 # vLLM's API server listens once uvicorn logs this line (docs of the simulator's log script).
 _LISTENING_LINE = "Application startup complete."
 _ENGINE_DEAD_LINES = ("died unexpectedly", "EngineDeadError")
+LISTEN_EARLY_S = 1.0
 DEFAULTS = {"version": "0.11", "mode": "busy", "started_epoch": None, "probe_latency_s": 0.05, "api_key": None}
 
 TTFT_OLD = [0.001, 0.005, 0.01, 0.02, 0.04, 0.06, 0.08, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0]
@@ -260,11 +261,13 @@ def scenario_mode(directory: str, now: float = None) -> str:
     if (not host.container_exists or host.docker_fault == "daemon_down" or scenario.start_error
             or current.finished is not None or current.started > host.now):
         return REFUSED
-    texts = [text for _t, _stream, text in logs._writes(current, host.now - current.started, 1)]
-    listening = [index for index, text in enumerate(texts) if _LISTENING_LINE in text]
-    if not listening:
+    # The socket opens up to LISTEN_EARLY_S before the start-up line (the server's poll lags behind
+    # the clock): a gate that sees the log say "serving" finds the port open, never a race.
+    ahead = logs._writes(current, host.now - current.started + LISTEN_EARLY_S, 1)
+    if not any(_LISTENING_LINE in text for _at, _stream, text in ahead):
         return REFUSED
-    if any(line in text for text in texts[listening[0]:] for line in _ENGINE_DEAD_LINES):
+    written = logs._writes(current, host.now - current.started, 1)
+    if any(line in text for _at, _stream, text in written for line in _ENGINE_DEAD_LINES):
         return "dead"
     stats = scenario.stats
     if stats is None or (stats.last is not None and host.elapsed > stats.last):
