@@ -16,6 +16,8 @@ sanity: bootstrap
 	scripts/sanity
 
 lint: bootstrap
+	.venv/bin/ruff check .
+	.venv/bin/ruff format --check .
 	.venv/bin/ansible-lint --profile production
 
 bootstrap:

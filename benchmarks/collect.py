@@ -50,38 +50,81 @@ def main() -> int:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as work:
         home = Path(work) / "host"
-        subprocess.run([str(ROOT / "simulator" / "bin" / "fakegpu"), "make-host", str(home), "vllm-0.11-ansi"],
-                       check=True, capture_output=True, env=dict(os.environ, PYTHON=sys.executable))
+        subprocess.run(
+            [str(ROOT / "simulator" / "bin" / "fakegpu"), "make-host", str(home), "vllm-0.11-ansi"],
+            check=True,
+            capture_output=True,
+            env=dict(os.environ, PYTHON=sys.executable),
+        )
         container = json.loads((home / "state.json").read_text())["container"]
         docker, smi = str(home / "bin" / "docker"), str(home / "bin" / "nvidia-smi")
-        log = subprocess.run([docker, "logs", "--timestamps", "--tail", "300", container], check=True,
-                             capture_output=True, text=True)
+        log = subprocess.run(
+            [docker, "logs", "--timestamps", "--tail", "300", container], check=True, capture_output=True, text=True
+        )
         text = log.stdout + log.stderr
         now = utc_now()
         parse_s = min(timeit.repeat(lambda: parse_log_text(text, None, now), number=50, repeat=5)) / 50
 
         simulator = {
-            "nvidia-smi": median_ms(timed(lambda: subprocess.run(
-                [smi, "--query-gpu=" + ",".join(DEFAULT_QUERY_FIELDS), "--format=csv,noheader,nounits"],
-                check=True, capture_output=True), args.runs)),
-            "docker inspect": median_ms(timed(lambda: subprocess.run(
-                [docker, "container", "inspect", "--format", "{{.State.Status}}", container], check=True,
-                capture_output=True), args.runs)),
-            "docker logs --tail 300": median_ms(timed(lambda: subprocess.run(
-                [docker, "logs", "--timestamps", "--tail", "300", container], check=True, capture_output=True),
-                args.runs)),
+            "nvidia-smi": median_ms(
+                timed(
+                    lambda: subprocess.run(
+                        [smi, "--query-gpu=" + ",".join(DEFAULT_QUERY_FIELDS), "--format=csv,noheader,nounits"],
+                        check=True,
+                        capture_output=True,
+                    ),
+                    args.runs,
+                )
+            ),
+            "docker inspect": median_ms(
+                timed(
+                    lambda: subprocess.run(
+                        [docker, "container", "inspect", "--format", "{{.State.Status}}", container],
+                        check=True,
+                        capture_output=True,
+                    ),
+                    args.runs,
+                )
+            ),
+            "docker logs --tail 300": median_ms(
+                timed(
+                    lambda: subprocess.run(
+                        [docker, "logs", "--timestamps", "--tail", "300", container], check=True, capture_output=True
+                    ),
+                    args.runs,
+                )
+            ),
         }
-        collector = median_ms(timed(lambda: collect(container, docker, smi, 300, 10.0, list(DEFAULT_QUERY_FIELDS),
-                                                    30.0), args.runs))
+        collector = median_ms(
+            timed(lambda: collect(container, docker, smi, 300, 10.0, list(DEFAULT_QUERY_FIELDS), 30.0), args.runs)
+        )
         venv_bin = ROOT / ".venv" / "bin"
         module_args = json.dumps({"container": container, "docker_path": docker, "nvidia_smi_path": smi})
         env = dict(os.environ, ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"))
-        adhoc = median_ms(timed(lambda: subprocess.run(
-            [str(venv_bin / "ansible"), "localhost", "-m", "gpufleet.vllm.node_info", "-a", module_args],
-            check=True, capture_output=True, cwd=ROOT, env=env), max(3, args.runs // 4)))
-        baseline = median_ms(timed(lambda: subprocess.run(
-            [str(venv_bin / "ansible"), "localhost", "-m", "ansible.builtin.ping"], check=True,
-            capture_output=True, cwd=ROOT, env=env), max(3, args.runs // 4)))
+        adhoc = median_ms(
+            timed(
+                lambda: subprocess.run(
+                    [str(venv_bin / "ansible"), "localhost", "-m", "gpufleet.vllm.node_info", "-a", module_args],
+                    check=True,
+                    capture_output=True,
+                    cwd=ROOT,
+                    env=env,
+                ),
+                max(3, args.runs // 4),
+            )
+        )
+        baseline = median_ms(
+            timed(
+                lambda: subprocess.run(
+                    [str(venv_bin / "ansible"), "localhost", "-m", "ansible.builtin.ping"],
+                    check=True,
+                    capture_output=True,
+                    cwd=ROOT,
+                    env=env,
+                ),
+                max(3, args.runs // 4),
+            )
+        )
 
     lines = len(text.splitlines())
     print("%-48s %10s" % ("measure", "ms"))

@@ -60,7 +60,8 @@ STOP_LIMIT_S = 30
 SATURATION_INTERVAL_S = 0.001
 QUERY = "index,uuid,name,temperature.gpu,utilization.gpu,power.draw,power.limit,memory.used,memory.total"
 # The seed's script (watcher.rb), plus the docker inspect that node_info also runs (its JSON).
-SEED_SCRIPT = """export PATH=/opt/fakegpu/bin:$PATH
+SEED_SCRIPT = (
+    """export PATH=/opt/fakegpu/bin:$PATH
 nvidia-smi --query-gpu=%s --format=csv,noheader,nounits
 docker container inspect %%(container)s
 echo ===VLLM===
@@ -68,13 +69,23 @@ _logs=$(docker logs --tail 300 %%(container)s 2>&1)
 echo "$_logs" | grep 'Engine 0' | tail -1
 echo ===LOADING===
 echo "$_logs" | grep -E 'Starting to load|Loading model|model weight|Downloading|shard' | tail -1
-""" % QUERY
+"""
+    % QUERY
+)
 CONFIG_COPIES: list = []
-COMPONENTS = ("main: main thread", "main: other threads", "workers", "ssh client per refresh",
-              "ControlMaster", "Mitogen processes", "other")
+COMPONENTS = (
+    "main: main thread",
+    "main: other threads",
+    "workers",
+    "ssh client per refresh",
+    "ControlMaster",
+    "Mitogen processes",
+    "other",
+)
 
 
 # -- CPU of every process this benchmark started -----------------------------------------------
+
 
 def become_subreaper() -> None:
     """Orphans (ssh ControlMasters detach; Mitogen's processes may outlive their parent) are
@@ -236,6 +247,7 @@ def reap_orphans() -> None:
 
 # -- the seed's method ----------------------------------------------------------------------------
 
+
 def seed_method(fleet: Fleet, seconds: float, mux: bool, control_dir: str) -> dict:
     """hypr's loop, measured over the same kind of window: warm-up first (every host done once)."""
     stop = threading.Event()
@@ -244,8 +256,14 @@ def seed_method(fleet: Fleet, seconds: float, mux: bool, control_dir: str) -> di
     def loop(host) -> None:
         argv = fleet.ssh_argv(host.name, "bash -se")
         if mux:
-            argv[1:1] = ["-o", "ControlMaster=auto", "-o", "ControlPersist=60",
-                         "-o", "ControlPath=%s/%%C" % control_dir]
+            argv[1:1] = [
+                "-o",
+                "ControlMaster=auto",
+                "-o",
+                "ControlPersist=60",
+                "-o",
+                "ControlPath=%s/%%C" % control_dir,
+            ]
         script = SEED_SCRIPT % {"container": host.spec.container or "vllm_qwen36_27b"}
         while not stop.is_set():
             proc = subprocess.run(argv, input=script, capture_output=True, text=True, check=False, timeout=60)
@@ -267,24 +285,29 @@ def seed_method(fleet: Fleet, seconds: float, mux: bool, control_dir: str) -> di
         thread.join(90)
     stop_leftovers(exclude)
     cpu = after.since(before)
-    return {"updates": done, "updates_per_s": done / (after.taken - before.taken),
-            "controller_cpu_ms": 1000 * sum(cpu.values()) / max(done, 1),
-            "remote_cpu_ms": 1000 * remote / max(done, 1)}
+    return {
+        "updates": done,
+        "updates_per_s": done / (after.taken - before.taken),
+        "controller_cpu_ms": 1000 * sum(cpu.values()) / max(done, 1),
+        "remote_cpu_ms": 1000 * remote / max(done, 1),
+    }
 
 
 # -- the watch loop ---------------------------------------------------------------------------
 
+
 def watch_env(config: str, records: str, forks: int) -> dict:
     env = {key: value for key, value in os.environ.items() if not key.startswith("ANSIBLE_")}
-    env.update(ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"), GPUFLEET_DASHBOARD_JSON=records,
-               ANSIBLE_FORKS=str(max(forks, 5)))
+    env.update(
+        ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"), GPUFLEET_DASHBOARD_JSON=records, ANSIBLE_FORKS=str(max(forks, 5))
+    )
     for part in (config or "").split("+"):
         if part == "mitogen":
             env.update(ANSIBLE_STRATEGY="mitogen_linear")
         elif part.startswith("poll="):
             # internal_poll_interval has no environment variable: a copy of ansible.cfg next to it
             # (its relative paths resolve against its folder) with the value replaced.
-            env.update(ANSIBLE_CONFIG=poll_config(float(part[len("poll="):])))
+            env.update(ANSIBLE_CONFIG=poll_config(float(part[len("poll=") :])))
         elif part not in ("", "defaults"):
             raise SystemExit("unknown --config %r: use defaults, mitogen, poll=SECONDS or a + of them" % part)
     return env
@@ -300,29 +323,59 @@ def poll_config(seconds: float) -> str:
     return str(path)
 
 
-def watch(inventory: str, hosts: list, interval: float, seconds: float, config: str, work: str,
-          fleet: Fleet | None = None, extra_env: dict | None = None) -> dict:
+def watch(
+    inventory: str,
+    hosts: list,
+    interval: float,
+    seconds: float,
+    config: str,
+    work: str,
+    fleet: Fleet | None = None,
+    extra_env: dict | None = None,
+) -> dict:
     """One watch.yml run: wait for steady state, measure a window of ``seconds``, stop it."""
     records = os.path.join(work, "watch-%d.jsonl" % time.monotonic_ns())
     env = watch_env(config, records, len(hosts))
     env.update(extra_env or {})
-    argv = [str(VENV_BIN / "ansible-playbook"), "-i", inventory, "playbooks/watch.yml",
-            "-e", "watch_interval=%g" % (interval or SATURATION_INTERVAL_S), "-e", "watch_min_interval=0", "-e", "watch_cycles=100000"]
+    argv = [
+        str(VENV_BIN / "ansible-playbook"),
+        "-i",
+        inventory,
+        "playbooks/watch.yml",
+        "-e",
+        "watch_interval=%g" % (interval or SATURATION_INTERVAL_S),
+        "-e",
+        "watch_min_interval=0",
+        "-e",
+        "watch_cycles=100000",
+    ]
     exclude = sshd_pids(fleet)
     log = open(os.path.join(work, "watch.log"), "w", encoding="utf-8")  # pylint: disable=consider-using-with
-    proc = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,  # pylint: disable=consider-using-with
-                            start_new_session=True)
+    proc = subprocess.Popen(
+        argv,
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,  # pylint: disable=consider-using-with
+        start_new_session=True,
+    )
     try:
         reader = RecordReader(records)
         deadline = time.monotonic() + START_LIMIT_S
         while not reader.every_host_reported(hosts, 2):
             if proc.poll() is not None or time.monotonic() > deadline:
                 log.flush()
-                raise RuntimeError("watch.yml did not reach steady state (exit %s): %s" % (
-                    proc.poll(), Path(log.name).read_text(encoding="utf-8", errors="replace")[-2000:]))
+                raise RuntimeError(
+                    "watch.yml did not reach steady state (exit %s): %s"
+                    % (proc.poll(), Path(log.name).read_text(encoding="utf-8", errors="replace")[-2000:])
+                )
             time.sleep(0.2)
         mitogen = mitogen_processes(proc.pid) if "mitogen" in config else set()
-        before, remote, first = Snapshot(exclude, proc.pid, mitogen), remote_cpu_s(fleet) if fleet else 0, reader.count()
+        before, remote, first = (
+            Snapshot(exclude, proc.pid, mitogen),
+            remote_cpu_s(fleet) if fleet else 0,
+            reader.count(),
+        )
         time.sleep(seconds)
         reader.read()
         after, last = Snapshot(exclude, proc.pid, mitogen), reader.count()
@@ -336,14 +389,19 @@ def watch(inventory: str, hosts: list, interval: float, seconds: float, config: 
     cpu = after.since(before)
     per_update = {name: 1000 * value / max(updates, 1) for name, value in cpu.items()}
     periods = reader.periods(first, last)
-    return {"updates": updates, "window_s": after.taken - before.taken,
-            "updates_per_s": updates / (after.taken - before.taken),
-            "unreachable": sum(1 for record in window if record.get("state") == "unreachable"),
-            "states": sorted({str(record.get("state")) for record in window}),
-            "controller_cpu_ms": sum(per_update.values()), "components_ms": per_update,
-            "remote_cpu_ms": 1000 * remote / max(updates, 1),
-            "period_p50_s": _percentile(periods, 50), "period_p90_s": _percentile(periods, 90),
-            "period_max_s": periods[-1] if periods else None}
+    return {
+        "updates": updates,
+        "window_s": after.taken - before.taken,
+        "updates_per_s": updates / (after.taken - before.taken),
+        "unreachable": sum(1 for record in window if record.get("state") == "unreachable"),
+        "states": sorted({str(record.get("state")) for record in window}),
+        "controller_cpu_ms": sum(per_update.values()),
+        "components_ms": per_update,
+        "remote_cpu_ms": 1000 * remote / max(updates, 1),
+        "period_p50_s": _percentile(periods, 50),
+        "period_p90_s": _percentile(periods, 90),
+        "period_max_s": periods[-1] if periods else None,
+    }
 
 
 def stop_run(proc: subprocess.Popen) -> None:
@@ -394,12 +452,17 @@ class RecordReader:
         times = {}
         for index, record in enumerate(self.records[:last]):
             times.setdefault(record["host"], []).append((index, _epoch(record["time"])))
-        return sorted(later - earlier for host_times in times.values()
-                      for (_i, earlier), (index, later) in zip(host_times, host_times[1:]) if index >= first)
+        return sorted(
+            later - earlier
+            for host_times in times.values()
+            for (_i, earlier), (index, later) in zip(host_times, host_times[1:])
+            if index >= first
+        )
 
 
 def _epoch(iso: str) -> float:
     from datetime import datetime  # pylint: disable=import-outside-toplevel
+
     return datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp()
 
 
@@ -411,21 +474,39 @@ def _percentile(values: list, percent: int) -> float | None:
 
 # -- the controller floor ---------------------------------------------------------------------
 
+
 def recorded_result(work: str) -> str:
     """A real node_info result of a busy host (one host of the test fleet, once)."""
     with Fleet([HostSpec("record00", "busy")]) as fleet:
         env = {key: value for key, value in os.environ.items() if not key.startswith("ANSIBLE_")}
         env.update(ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"))
-        proc = subprocess.run([str(VENV_BIN / "ansible"), "-i", fleet.inventory, "all", "-m", "gpufleet.vllm.node_info",
-                               "-a", "container=vllm_qwen36_27b docker_path={{ gpufleet_docker_path }} "
-                               "nvidia_smi_path={{ gpufleet_nvidia_smi_path }}"], cwd=ROOT, env=env, capture_output=True, text=True,
-                              check=False, timeout=120)
+        proc = subprocess.run(
+            [
+                str(VENV_BIN / "ansible"),
+                "-i",
+                fleet.inventory,
+                "all",
+                "-m",
+                "gpufleet.vllm.node_info",
+                "-a",
+                "container=vllm_qwen36_27b docker_path={{ gpufleet_docker_path }} "
+                "nvidia_smi_path={{ gpufleet_nvidia_smi_path }}",
+            ],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=120,
+        )
         stop_leftovers(sshd_pids(fleet))
     try:
         # The ad-hoc command's own output: "record00 | SUCCESS => {...}".
         result = json.loads(proc.stdout.split(" => ", 1)[1])
     except (ValueError, IndexError) as exc:
-        raise RuntimeError("could not record a node_info result: %s %s" % (proc.stdout[-1000:], proc.stderr[-1000:])) from exc
+        raise RuntimeError(
+            "could not record a node_info result: %s %s" % (proc.stdout[-1000:], proc.stderr[-1000:])
+        ) from exc
     module_output = {key: value for key, value in result.items() if not key.startswith("_ansible")}
     module_output.pop("reachable", None)
     path = os.path.join(work, "node_info_result.json")
@@ -435,16 +516,23 @@ def recorded_result(work: str) -> str:
 
 def floor_inventory(work: str, count: int) -> tuple:
     hosts = ["floor%03d" % index for index in range(count)]
-    inventory = {"all": {"vars": {"ansible_connection": "gpufleet_noop",
-                                  "ansible_python_interpreter": "/usr/bin/python3",
-                                  "hyperstack_vllm_container": "vllm_qwen36_27b"},
-                         "hosts": {name: {} for name in hosts}}}
+    inventory = {
+        "all": {
+            "vars": {
+                "ansible_connection": "gpufleet_noop",
+                "ansible_python_interpreter": "/usr/bin/python3",
+                "hyperstack_vllm_container": "vllm_qwen36_27b",
+            },
+            "hosts": {name: {} for name in hosts},
+        }
+    }
     path = os.path.join(work, "floor.yml")
     Path(path).write_text(json.dumps(inventory), encoding="utf-8")
     return path, hosts
 
 
 # -- report ---------------------------------------------------------------------------------
+
 
 def load_average() -> str:
     return Path("/proc/loadavg").read_text(encoding="ascii").split(" ", 1)[0]
@@ -454,9 +542,13 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--hosts", default="30,100", help="fleet sizes, comma-separated")
     parser.add_argument("--seconds", type=float, default=30, help="length of each steady-state window")
-    parser.add_argument("--config", action="append", default=[],
-                        help="a watch setting to measure (repeatable; default: defaults, the shipped ansible.cfg): "
-                             "defaults, mitogen, poll=SECONDS, or a + of them (mitogen+poll=0.001)")
+    parser.add_argument(
+        "--config",
+        action="append",
+        default=[],
+        help="a watch setting to measure (repeatable; default: defaults, the shipped ansible.cfg): "
+        "defaults, mitogen, poll=SECONDS, or a + of them (mitogen+poll=0.001)",
+    )
     parser.add_argument("--no-seed", action="store_true", help="skip the seed and seed+mux baselines")
     parser.add_argument("--intervals", default="0,5", help="watch intervals in seconds, 0 = saturation")
     parser.add_argument("--floor", type=int, help="measure the controller floor with this many no-op hosts instead")
@@ -479,15 +571,22 @@ def measure(args) -> int:
     with tempfile.TemporaryDirectory() as work:
         if args.floor:
             path, hosts = floor_inventory(work, args.floor)
-            extra = {"GPUFLEET_NOOP_RESULT": recorded_result(work),
-                     "ANSIBLE_CONNECTION_PLUGINS": str(ROOT / "benchmarks" / "connection_plugins")}
+            extra = {
+                "GPUFLEET_NOOP_RESULT": recorded_result(work),
+                "ANSIBLE_CONNECTION_PLUGINS": str(ROOT / "benchmarks" / "connection_plugins"),
+            }
             for config in configs:
                 for interval in intervals:
-                    row = {"hosts": args.floor, "method": "floor, " + config, "interval": interval, "load": load_average()}
+                    row = {
+                        "hosts": args.floor,
+                        "method": "floor, " + config,
+                        "interval": interval,
+                        "load": load_average(),
+                    }
                     row.update(watch(path, hosts, interval, args.seconds, config, work, extra_env=extra))
                     results.append(row)
                     print(json.dumps(row), file=sys.stderr, flush=True)
-        for count in ([] if args.floor else [int(part) for part in args.hosts.split(",")]):
+        for count in [] if args.floor else [int(part) for part in args.hosts.split(",")]:
             specs = [HostSpec("bench%03d" % index, "busy") for index in range(count)]
             with Fleet(specs) as fleet:
                 runs = [] if args.no_seed else [("seed", False), ("seed+mux", True)]
@@ -498,8 +597,15 @@ def measure(args) -> int:
                     print(json.dumps(row), file=sys.stderr, flush=True)
                 for config in configs:
                     for interval in intervals:
-                        row = {"hosts": count, "method": "watch, " + config, "interval": interval, "load": load_average()}
-                        row.update(watch(fleet.inventory, list(fleet.hosts), interval, args.seconds, config, work, fleet))
+                        row = {
+                            "hosts": count,
+                            "method": "watch, " + config,
+                            "interval": interval,
+                            "load": load_average(),
+                        }
+                        row.update(
+                            watch(fleet.inventory, list(fleet.hosts), interval, args.seconds, config, work, fleet)
+                        )
                         results.append(row)
                         print(json.dumps(row), file=sys.stderr, flush=True)
     print_table(results)
@@ -512,9 +618,20 @@ def print_table(results: list) -> None:
     print("| hosts | method | interval | updates/s | controller ms/update | remote ms | p50 s | p90 s | load |")
     print("|---|---|---|---|---|---|---|---|---|")
     for row in results:
-        print("| %d | %s | %g | %.2f | %.1f | %.1f | %s | %s | %s |" % (
-            row["hosts"], row["method"], row.get("interval", 0), row["updates_per_s"], row["controller_cpu_ms"],
-            row["remote_cpu_ms"], _fmt(row.get("period_p50_s")), _fmt(row.get("period_p90_s")), row["load"]))
+        print(
+            "| %d | %s | %g | %.2f | %.1f | %.1f | %s | %s | %s |"
+            % (
+                row["hosts"],
+                row["method"],
+                row.get("interval", 0),
+                row["updates_per_s"],
+                row["controller_cpu_ms"],
+                row["remote_cpu_ms"],
+                _fmt(row.get("period_p50_s")),
+                _fmt(row.get("period_p90_s")),
+                row["load"],
+            )
+        )
     print()
     print("| hosts | method | interval | " + " | ".join(COMPONENTS) + " |")
     print("|---|---|---|" + "---|" * len(COMPONENTS))

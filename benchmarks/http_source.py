@@ -44,14 +44,17 @@ from fakegpu import vllm_http as simulated  # noqa: E402
 
 def body_of(lines: int) -> str:
     """A /metrics body of about LINES lines: the simulator's 0.17 DP=2 body, engines repeated."""
-    text = simulated.metrics_text(dict(simulated.DEFAULTS, version="0.17-dp2", started_epoch=time.time() - 100),
-                                  time.time())
+    text = simulated.metrics_text(
+        dict(simulated.DEFAULTS, version="0.17-dp2", started_epoch=time.time() - 100), time.time()
+    )
     base = [line for line in text.splitlines() if line and not line.startswith("#")]
     out = []
     engine = 0
     while len(out) < lines:
-        out += [line.replace('engine="0"', 'engine="%d"' % engine).replace('engine="1"', 'engine="%d"' % (engine + 1))
-                for line in base]
+        out += [
+            line.replace('engine="0"', 'engine="%d"' % engine).replace('engine="1"', 'engine="%d"' % (engine + 1))
+            for line in base
+        ]
         engine += 2
     return "\n".join(out[:lines]) + "\n"
 
@@ -74,10 +77,13 @@ def main() -> int:
     print("parse 2,000 lines:   %6.2f ms" % cpu_ms(lambda: _prometheus.parse(body), args.repeat))
     print("parse + summary:     %6.2f ms" % cpu_ms(lambda: metrics_summary(_prometheus.parse(body)), args.repeat))
     with tempfile.TemporaryDirectory() as directory:
-        simulated.configure(directory, version="0.17-dp2", mode="busy", probe_latency_s=0.0,
-                            started_epoch=time.time() - 100)
-        server = subprocess.Popen([sys.executable, "-m", "fakegpu.vllm_http", directory],
-                                  env=dict(os.environ, PYTHONPATH=str(ROOT / "simulator")))
+        simulated.configure(
+            directory, version="0.17-dp2", mode="busy", probe_latency_s=0.0, started_epoch=time.time() - 100
+        )
+        server = subprocess.Popen(
+            [sys.executable, "-m", "fakegpu.vllm_http", directory],
+            env=dict(os.environ, PYTHONPATH=str(ROOT / "simulator")),
+        )
         try:
             port_file = pathlib.Path(directory, "http.port")
             while not port_file.exists():
@@ -85,8 +91,10 @@ def main() -> int:
             port = int(port_file.read_text())
             collect_http("127.0.0.1", port, 5)  # warm up: imports, first connection
             print("refresh (4 GETs):    %6.2f ms" % cpu_ms(lambda: collect_http("127.0.0.1", port, 5), args.repeat))
-            print("refresh + probe:     %6.2f ms" % cpu_ms(lambda: collect_http("127.0.0.1", port, 5, probe=True),
-                                                           args.repeat))
+            print(
+                "refresh + probe:     %6.2f ms"
+                % cpu_ms(lambda: collect_http("127.0.0.1", port, 5, probe=True), args.repeat)
+            )
         finally:
             server.terminate()
             server.wait(10)

@@ -62,8 +62,15 @@ def fleet_of(count: int):
 
 
 def console_of(width: int, height: int) -> Console:
-    return Console(width=width, height=height, force_terminal=True, color_system="truecolor", _environ={},
-                   theme=THEME, file=io.StringIO())
+    return Console(
+        width=width,
+        height=height,
+        force_terminal=True,
+        color_system="truecolor",
+        _environ={},
+        theme=THEME,
+        file=io.StringIO(),
+    )
 
 
 def timed_print(console: Console, renderable) -> float:
@@ -92,17 +99,22 @@ def baseline_ms(width: int, height: int, runs: int) -> float:
 def measure(count: int, width: int, height: int, cold_runs: int, warm_runs: int) -> tuple[float, float]:
     console = console_of(width, height)
     view = fleet_of(count)
-    cold = statistics.median(timed_print(console, render_frame(view, NOW, width, height, FrameCache()))
-                             for _run in range(cold_runs))
+    cold = statistics.median(
+        timed_print(console, render_frame(view, NOW, width, height, FrameCache())) for _run in range(cold_runs)
+    )
     cache = FrameCache()
     timed_print(console, render_frame(view, NOW, width, height, cache))
     warm = []
     for run in range(warm_runs):
         changed = view.hosts[run % count]
-        devices = [device(gpu, "NVIDIA H100 80GB HBM3", 50 + (run + gpu) % 30, (run * 3 + gpu) % 101)
-                   for gpu in range(8)]
-        changed.record(NOW + run * 0.25, document=document(devices=devices, engines=[engine(running=run % 9)]),
-                       checks=changed.checks)
+        devices = [
+            device(gpu, "NVIDIA H100 80GB HBM3", 50 + (run + gpu) % 30, (run * 3 + gpu) % 101) for gpu in range(8)
+        ]
+        changed.record(
+            NOW + run * 0.25,
+            document=document(devices=devices, engines=[engine(running=run % 9)]),
+            checks=changed.checks,
+        )
         # Frames come at most every redraw_interval (0.25 s) apart.
         warm.append(timed_print(console, render_frame(view, NOW + (run + 1) * 0.25, width, height, cache)))
     return cold, statistics.median(warm)
@@ -116,10 +128,14 @@ def main() -> None:
     args = parser.parse_args()
     os.environ.setdefault("TZ", "UTC")
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
-    print(f"8 GPUs per VM, median ms per frame, baseline = printing a plain screen of the same size; "
-          f"load average {load:.2f} on {os.cpu_count()} CPUs")
-    print(f"{'VMs':>4} {'terminal':>8}  {'cold ms':>8} {'warm ms':>8}  {'base ms':>7}  {'cold/base':>9} "
-          f"{'warm/base':>9}  target")
+    print(
+        f"8 GPUs per VM, median ms per frame, baseline = printing a plain screen of the same size; "
+        f"load average {load:.2f} on {os.cpu_count()} CPUs"
+    )
+    print(
+        f"{'VMs':>4} {'terminal':>8}  {'cold ms':>8} {'warm ms':>8}  {'base ms':>7}  {'cold/base':>9} "
+        f"{'warm/base':>9}  target"
+    )
     results: dict = {}
     for _repeat in range(args.repeat):
         for count, width, height, _warm_target, _cold_target in CASES:
@@ -136,8 +152,10 @@ def main() -> None:
             targets.append(f"warm <= {warm_target:g} ms: {'met' if warm <= warm_target else 'MISSED'}")
         if cold_target is not None:
             targets.append(f"cold <= {cold_target:g} ms: {'met' if cold <= cold_target else 'MISSED'}")
-        print(f"{count:>4} {f'{width}x{height}':>8}  {cold:>8.1f} {warm:>8.1f}  {base:>7.2f}  {cold / base:>9.1f} "
-              f"{warm / base:>9.1f}  {'; '.join(targets)}")
+        print(
+            f"{count:>4} {f'{width}x{height}':>8}  {cold:>8.1f} {warm:>8.1f}  {base:>7.2f}  {cold / base:>9.1f} "
+            f"{warm / base:>9.1f}  {'; '.join(targets)}"
+        )
 
 
 if __name__ == "__main__":

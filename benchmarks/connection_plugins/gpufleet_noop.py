@@ -36,8 +36,9 @@ def _recorded_result() -> bytes:
         with open(path, "rb") as result:
             return result.read(_RESULT_LIMIT)
     except OSError as exc:
-        raise AnsibleConnectionFailure("gpufleet_noop: set GPUFLEET_NOOP_RESULT to a readable module "
-                                       "result file (%s)" % exc) from exc
+        raise AnsibleConnectionFailure(
+            "gpufleet_noop: set GPUFLEET_NOOP_RESULT to a readable module result file (%s)" % exc
+        ) from exc
 
 
 class Connection(ConnectionBase):

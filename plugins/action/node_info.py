@@ -34,14 +34,16 @@ _previous_start_lock = threading.Lock()
 _BOILERPLATE_RE = re.compile(
     r"^(?:Data could not be sent to remote host [\"'][^\"']*[\"']\. Make sure this host can be reached "
     r"over ssh:?|Failed to connect to the host via ssh:|EOF on stream; last 100 lines received:)\s*",
-    re.IGNORECASE)
+    re.IGNORECASE,
+)
 _NOISE_LINE_RE = re.compile(
     r"^(?:mux_client_\w+|muxclient|control_persist|Control socket|Warning: Permanently added|"
     r"IT IS POSSIBLE THAT SOMEONE|Someone could be eavesdropping|It is also possible that a host key|"
     r"The fingerprint for the|SHA256:|Please contact your system administrator|Add correct host key in|"
     r"Offending \S+ key in|remove with:|ssh-keygen -f|Password authentication is disabled|"
     r"Keyboard-interactive authentication is disabled|Agent forwarding is disabled|"
-    r"X11 forwarding is disabled|UpdateHostkeys is disabled)")
+    r"X11 forwarding is disabled|UpdateHostkeys is disabled)"
+)
 _ERROR_LIMIT = 500
 # Exit statuses from 128 up: a process killed by signal N (128 + N), and ssh's own 255 for a
 # connection error.
@@ -55,11 +57,13 @@ _SHELL_CANNOT_RUN = (126, 127)
 _PYTHON_UNUSABLE_RE = re.compile(
     r"command not found|not found|No such file or directory|bad interpreter|cannot execute|"
     r"Permission denied|error while loading shared libraries|pyenv:|asdf:|"
-    r"No module named '?encodings|Fatal Python error|SyntaxError|invalid syntax")
+    r"No module named '?encodings|Fatal Python error|SyntaxError|invalid syntax"
+)
 PYTHON_UNUSABLE = "Python not usable on the VM"
 # Ansible's wordings for a module run that printed no result (2.19+, and older ones).
 _ANSIBLE_NO_RESULT_RE = re.compile(
-    r"Module result deserialization failed|MODULE FAILURE|The module failed to execute correctly")
+    r"Module result deserialization failed|MODULE FAILURE|The module failed to execute correctly"
+)
 _VM_WORDS_LIMIT = 300
 MODULE_CRASHED = "node_info crashed on the VM"
 
@@ -77,10 +81,14 @@ class ActionModule(ActionBase):
         except InvalidOption as exc:
             result.update(failed=True, changed=False, msg=str(exc))
             return result
-        self._pace(float(check_option("refresh_interval", self._task.args.get("refresh_interval")) or 0),
-                   str((task_vars or {}).get("inventory_hostname", "")))
+        self._pace(
+            float(check_option("refresh_interval", self._task.args.get("refresh_interval")) or 0),
+            str((task_vars or {}).get("inventory_hostname", "")),
+        )
         # The dashboard's header shows the interval really paced at, learned from each result.
-        result["refresh_interval_s"] = float(check_option("refresh_interval", self._task.args.get("refresh_interval")) or 0)
+        result["refresh_interval_s"] = float(
+            check_option("refresh_interval", self._task.args.get("refresh_interval")) or 0
+        )
         as_result = boolean(self._task.args.get("unreachable_as_result", False), strict=False)
         try:
             module_result = self._execute_module(task_vars=task_vars)
@@ -90,8 +98,11 @@ class ActionModule(ActionBase):
             return self._unreachable(result, connection_error_summary(str(exc)))
         if as_result and _lost_connection(module_result):
             details = _useful_lines(str(module_result.get("module_stderr") or ""))
-            return self._unreachable(result, "%s (exit status %s%s)" % (
-                _LOST_CONNECTION, module_result.get("rc"), ": " + "; ".join(details) if details else ""))
+            return self._unreachable(
+                result,
+                "%s (exit status %s%s)"
+                % (_LOST_CONNECTION, module_result.get("rc"), ": " + "; ".join(details) if details else ""),
+            )
         result.update(module_result)
         result["reachable"] = True
         failure = module_start_failure(module_result)
@@ -162,7 +173,10 @@ def module_start_failure(module_result: dict):
     if rc in _SHELL_CANNOT_RUN or _PYTHON_UNUSABLE_RE.search(stderr + "\n" + stdout):
         said = clean_text("; ".join(words), _VM_WORDS_LIMIT) if words else "it printed nothing"
         return "python_unusable", "%s (%s): %s; set ansible_python_interpreter to a working Python 3.8 or later" % (
-            PYTHON_UNUSABLE, status, said)
+            PYTHON_UNUSABLE,
+            status,
+            said,
+        )
     # A traceback ends with the exception: the last line says the most.
     cause = clean_text(words[-1], _VM_WORDS_LIMIT) if words else "it printed nothing"
     return "module_crashed", "%s (%s): %s" % (MODULE_CRASHED, status, cause)
@@ -175,5 +189,4 @@ def _lost_connection(module_result: dict) -> bool:
     cannot parse; a module that really fails prints its error on stdout or exits normally."""
     rc = module_result.get("rc")
     killed = isinstance(rc, int) and (rc < 0 or rc >= _SHELL_SIGNAL_BASE)
-    return (module_result.get("failed") is True and killed
-            and not str(module_result.get("module_stdout") or "").strip())
+    return module_result.get("failed") is True and killed and not str(module_result.get("module_stdout") or "").strip()

@@ -220,8 +220,10 @@ class CallbackModule(DefaultCallbackModule):
             super().v2_playbook_on_play_start(play)
             return
         if RICH_IMPORT_ERROR is not None:
-            raise AnsibleError("the gpufleet.vllm.dashboard callback needs the Python library 'rich' "
-                               "on the controller: pip install rich") from RICH_IMPORT_ERROR
+            raise AnsibleError(
+                "the gpufleet.vllm.dashboard callback needs the Python library 'rich' "
+                "on the controller: pip install rich"
+            ) from RICH_IMPORT_ERROR
         self._play = play
         # Until the watch_settings task reports, the defaults (and the environment's view choices).
         try:
@@ -230,8 +232,13 @@ class CallbackModule(DefaultCallbackModule):
             defaults = WatchSettings()  # the watch_settings task reports the bad value
         with self._lock:
             self._hosts = {host.name: host for host in self._host_views(play)}
-            self._fleet = FleetState(hosts=list(self._hosts.values()), started_at=time.time(),
-                                     warnings=self._warnings(), view=defaults.view, sort=defaults.sort)
+            self._fleet = FleetState(
+                hosts=list(self._hosts.values()),
+                started_at=time.time(),
+                warnings=self._warnings(),
+                view=defaults.view,
+                sort=defaults.sort,
+            )
             self._settled = False
         self._open_json_lines()
         self._check_prometheus_path()
@@ -255,23 +262,28 @@ class CallbackModule(DefaultCallbackModule):
             provisioned = _truthy(value("hyperstack_provisioned", True))
             expected = value("hyperstack_expected_gpu_count")
             self._expected_gpus[host.name] = int(expected) if str(expected).isdigit() else None
-            views.append(HostState(
-                name=host.name,
-                address=_text_or_none(value("ansible_host")) or host.name,
-                model=_text_or_none(value("hyperstack_vllm_model")),
-                provisioned=provisioned,
-                not_provisioned_reason=None if provisioned else _text_or_none(
-                    value("hyperstack_state_error") or "no state file: the VM was never created"),
-                generation_history=collections.deque(maxlen=HISTORY_LENGTH),
-            ))
+            views.append(
+                HostState(
+                    name=host.name,
+                    address=_text_or_none(value("ansible_host")) or host.name,
+                    model=_text_or_none(value("hyperstack_vllm_model")),
+                    provisioned=provisioned,
+                    not_provisioned_reason=None
+                    if provisioned
+                    else _text_or_none(value("hyperstack_state_error") or "no state file: the VM was never created"),
+                    generation_history=collections.deque(maxlen=HISTORY_LENGTH),
+                )
+            )
         return views
 
     def _warnings(self) -> list:
         polled = sum(1 for host in self._hosts.values() if host.provisioned)
         forks = context.CLIARGS.get("forks") or C.DEFAULT_FORKS
         if forks < polled:
-            return ["forks (%d) < hosts (%d): hosts beyond the forks never refresh; run with -f %d or "
-                    "ANSIBLE_FORKS=%d" % (forks, polled, polled, polled)]
+            return [
+                "forks (%d) < hosts (%d): hosts beyond the forks never refresh; run with -f %d or "
+                "ANSIBLE_FORKS=%d" % (forks, polled, polled, polled)
+            ]
         return []
 
     def _use_live_display(self) -> bool:
@@ -280,9 +292,11 @@ class CallbackModule(DefaultCallbackModule):
         # log that keeps every frame: never draw live frames there, even when asked to.
         if under_job_runner(self.CALLBACK_NAME, os.environ):
             if mode == "live":
-                self._display.warning("gpufleet.vllm.dashboard: display_mode=live (GPUFLEET_DASHBOARD_MODE) is "
-                                      "ignored under ansible-runner, AWX, AAP and ansible-navigator: a job's output "
-                                      "is a log, so the watch prints plain lines.")
+                self._display.warning(
+                    "gpufleet.vllm.dashboard: display_mode=live (GPUFLEET_DASHBOARD_MODE) is "
+                    "ignored under ansible-runner, AWX, AAP and ansible-navigator: a job's output "
+                    "is a log, so the watch prints plain lines."
+                )
             return False
         if mode != "auto":
             return mode == "live"
@@ -299,9 +313,12 @@ class CallbackModule(DefaultCallbackModule):
             # A callback cannot fail a play (Ansible turns its exceptions into warnings), and
             # polling without the records asked for would lose them: stop here, before any
             # host is polled.
-            self._display.error("gpufleet.vllm.dashboard: cannot open the JSON lines file %s (GPUFLEET_DASHBOARD_JSON "
-                                "or [gpufleet_dashboard] json_lines_path): %s. Point it at a writable file in an "
-                                "existing directory, or unset it." % (path, exc.strerror or exc), wrap_text=False)
+            self._display.error(
+                "gpufleet.vllm.dashboard: cannot open the JSON lines file %s (GPUFLEET_DASHBOARD_JSON "
+                "or [gpufleet_dashboard] json_lines_path): %s. Point it at a writable file in an "
+                "existing directory, or unset it." % (path, exc.strerror or exc),
+                wrap_text=False,
+            )
             raise SystemExit(RECORDS_LOST_EXIT) from None
 
     def _check_prometheus_path(self) -> None:
@@ -312,8 +329,10 @@ class CallbackModule(DefaultCallbackModule):
             check_report_path(path)
         except ReportPathError as exc:
             # As for the JSON lines: polling without the export asked for would lose it.
-            self._display.error("gpufleet.vllm.dashboard: GPUFLEET_DASHBOARD_PROM (or [gpufleet_dashboard] "
-                                "prometheus_path): %s" % exc, wrap_text=False)
+            self._display.error(
+                "gpufleet.vllm.dashboard: GPUFLEET_DASHBOARD_PROM (or [gpufleet_dashboard] prometheus_path): %s" % exc,
+                wrap_text=False,
+            )
             raise SystemExit(RECORDS_LOST_EXIT) from None
         self._prometheus_path = path
 
@@ -333,8 +352,10 @@ class CallbackModule(DefaultCallbackModule):
         except ReportPathError as exc:
             self._prometheus_path = None
             self._records_lost = True
-            message = ("gpufleet.vllm.dashboard: cannot write the Prometheus metrics: %s; no more are written and "
-                       "the watch will exit with status %d" % (exc, RECORDS_LOST_EXIT))
+            message = (
+                "gpufleet.vllm.dashboard: cannot write the Prometheus metrics: %s; no more are written and "
+                "the watch will exit with status %d" % (exc, RECORDS_LOST_EXIT)
+            )
             if self._screen is not None:
                 self._fleet.warnings.append(message)
                 self._screen.invalidate()
@@ -478,11 +499,16 @@ class CallbackModule(DefaultCallbackModule):
                 document = {key: payload.get(key) for key in DOCUMENT_KEYS}
             else:
                 failure = str(payload.get("msg") or "node_info failed without a message")
-            checks = health_checks(document if document is not None else host.document, unreachable=error,
-                                   failure=failure, thresholds=self._fleet.thresholds,
-                                   expected_gpu_count=self._expected_gpus.get(host.name),
-                                   wait_timeout_s=self._wait_timeout, custom_checks=self._custom_checks,
-                                   previous=host.document if document is not None else None)
+            checks = health_checks(
+                document if document is not None else host.document,
+                unreachable=error,
+                failure=failure,
+                thresholds=self._fleet.thresholds,
+                expected_gpu_count=self._expected_gpus.get(host.name),
+                wait_timeout_s=self._wait_timeout,
+                custom_checks=self._custom_checks,
+                previous=host.document if document is not None else None,
+            )
             host.record(now, document=document, unreachable=error, failure=failure, checks=checks)
             self._emit(host, now)
 
@@ -504,8 +530,10 @@ class CallbackModule(DefaultCallbackModule):
     def _json_lost(self, exc: OSError) -> None:
         """Once: the error, shown where the operator looks; no more writes; a non-zero exit."""
         self._records_lost = True
-        message = ("gpufleet.vllm.dashboard: cannot write the JSON lines file %s: %s; no more records are written "
-                   "and the watch will exit with status %d" % (self._json_path, exc.strerror or exc, RECORDS_LOST_EXIT))
+        message = (
+            "gpufleet.vllm.dashboard: cannot write the JSON lines file %s: %s; no more records are written "
+            "and the watch will exit with status %d" % (self._json_path, exc.strerror or exc, RECORDS_LOST_EXIT)
+        )
         self._close_json()
         if self._screen is not None:
             self._fleet.warnings.append(message)
@@ -551,8 +579,14 @@ class _LiveScreen:
         self._console = Console(highlight=False, no_color=C.ANSIBLE_NOCOLOR or None, theme=THEME)
         self._cache = FrameCache()
         # Output of other code (Ansible's warnings) goes above the frame rather than through it.
-        self._live = Live(console=self._console, auto_refresh=False, transient=False, vertical_overflow="crop",
-                          redirect_stdout=True, redirect_stderr=True)
+        self._live = Live(
+            console=self._console,
+            auto_refresh=False,
+            transient=False,
+            vertical_overflow="crop",
+            redirect_stdout=True,
+            redirect_stderr=True,
+        )
         self._dirty = threading.Event()
         self._stopped = threading.Event()
         self._size = None

@@ -153,8 +153,9 @@ def settings_problems(settings: Mapping) -> list[str]:
 
 def check_health_settings(settings, host=None):
     if not isinstance(settings, Mapping):
-        raise AnsibleFilterError(f"check_health_settings: input must be a mapping of variable name to value, "
-                                 f"not {type(settings).__name__}")
+        raise AnsibleFilterError(
+            f"check_health_settings: input must be a mapping of variable name to value, not {type(settings).__name__}"
+        )
     problems = settings_problems(settings)
     if problems:
         where = f" of host {host}" if host else ""

@@ -165,10 +165,19 @@ def _optional_count(value: object) -> int | None:
     return int(value)  # type: ignore[arg-type]
 
 
-def health_checks(result, thresholds=None, expected_gpu_count=None, mode="check", waited_s=None,
-                  wait_timeout_s=None, custom_checks=None):
+def health_checks(
+    result,
+    thresholds=None,
+    expected_gpu_count=None,
+    mode="check",
+    waited_s=None,
+    wait_timeout_s=None,
+    custom_checks=None,
+):
     if not isinstance(result, Mapping):
-        raise AnsibleFilterError(f"health_checks: input must be a registered node_info result, not {type(result).__name__}")
+        raise AnsibleFilterError(
+            f"health_checks: input must be a registered node_info result, not {type(result).__name__}"
+        )
     try:
         limits = Thresholds.from_mapping(thresholds or {})
     except ValueError as exc:
@@ -184,7 +193,9 @@ def health_checks(result, thresholds=None, expected_gpu_count=None, mode="check"
             waited_s=_optional_float("waited_s", waited_s),
             wait_timeout_s=_optional_float("wait_timeout_s", wait_timeout_s),
             reachable=reachable,
-            error=None if has_document else str(result.get("msg") or ("node_info was skipped" if result.get("skipped") else "")),
+            error=None
+            if has_document
+            else str(result.get("msg") or ("node_info was skipped" if result.get("skipped") else "")),
             custom_checks=custom_checks or (),
         )
     except HealthError as exc:

@@ -63,9 +63,13 @@ from ansible_collections.gpufleet.vllm.plugins.plugin_utils._health import JUNIT
 
 def health_junit(results, suite_name=JUNIT_SUITE):
     if not isinstance(results, Mapping):
-        raise AnsibleFilterError(f"health_junit: input must be a mapping of host to checks, not {type(results).__name__}")
-    return junit_xml({str(host): None if checks is None else list(checks) for host, checks in results.items()},
-                     suite_name=str(suite_name))
+        raise AnsibleFilterError(
+            f"health_junit: input must be a mapping of host to checks, not {type(results).__name__}"
+        )
+    return junit_xml(
+        {str(host): None if checks is None else list(checks) for host, checks in results.items()},
+        suite_name=str(suite_name),
+    )
 
 
 class FilterModule:

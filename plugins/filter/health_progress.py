@@ -64,7 +64,9 @@ def _optional_float(name, value):
 def health_progress(checks, waited_s=None, wait_timeout_s=None):
     if not isinstance(checks, list):
         raise AnsibleFilterError(f"health_progress: input must be a list of checks, not {type(checks).__name__}")
-    return progress_line(checks, _optional_float("waited_s", waited_s), _optional_float("wait_timeout_s", wait_timeout_s))
+    return progress_line(
+        checks, _optional_float("waited_s", waited_s), _optional_float("wait_timeout_s", wait_timeout_s)
+    )
 
 
 class FilterModule:

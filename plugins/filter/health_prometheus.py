@@ -56,10 +56,14 @@ from ansible_collections.gpufleet.vllm.plugins.plugin_utils._prometheus_export i
 
 def health_prometheus(results, documents=None):
     if not isinstance(results, Mapping):
-        raise AnsibleFilterError(f"health_prometheus: input must be a mapping of host to checks, not {type(results).__name__}")
+        raise AnsibleFilterError(
+            f"health_prometheus: input must be a mapping of host to checks, not {type(results).__name__}"
+        )
     if documents is not None and not isinstance(documents, Mapping):
-        raise AnsibleFilterError(f"health_prometheus: documents must be a mapping of host to node_info result, "
-                                 f"not {type(documents).__name__}")
+        raise AnsibleFilterError(
+            f"health_prometheus: documents must be a mapping of host to node_info result, "
+            f"not {type(documents).__name__}"
+        )
     documents = documents or {}
     hosts = []
     for host, checks in results.items():

@@ -62,7 +62,9 @@ SKIPPED = "skipped"
 
 def health_stats(results):
     if not isinstance(results, Mapping):
-        raise AnsibleFilterError("health_stats expects a mapping of host name to checks, got %s" % type(results).__name__)
+        raise AnsibleFilterError(
+            "health_stats expects a mapping of host name to checks, got %s" % type(results).__name__
+        )
     hosts = {}
     for host, checks in results.items():
         if checks is None:

@@ -53,7 +53,9 @@ from ansible_collections.gpufleet.vllm.plugins.plugin_utils._health import summa
 
 def health_summary(results):
     if not isinstance(results, Mapping):
-        raise AnsibleFilterError(f"health_summary: input must be a mapping of host to checks, not {type(results).__name__}")
+        raise AnsibleFilterError(
+            f"health_summary: input must be a mapping of host to checks, not {type(results).__name__}"
+        )
     return [summary_line(host, None if checks is None else list(checks)) for host, checks in results.items()]
 
 

@@ -247,8 +247,11 @@ def build_host_vars(
     flavor = state.get("flavor_name") or config["vm"]["flavor_name"]
     services = service_flags(config, state)
     service = watched_service(services)
-    vllm = vllm_settings(config, state) if services["vllm_enabled"] else dict.fromkeys(
-        ("model", "container_name", "preset", "tensor_parallel_size"))
+    vllm = (
+        vllm_settings(config, state)
+        if services["vllm_enabled"]
+        else dict.fromkeys(("model", "container_name", "preset", "tensor_parallel_size"))
+    )
     wg_hostname = wireguard_hostname(config)
     wg_ip = wireguard_ip(config)
     if address == "wireguard_ip":

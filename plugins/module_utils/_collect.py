@@ -58,12 +58,27 @@ def validate_request(container: str | None, gpu_query_fields, service: str = WAT
         raise CollectError(str(exc)) from exc
 
 
-def collect(container: str | None, docker_path: str | None, nvidia_smi_path: str | None, log_lines: int,
-            command_timeout: float, gpu_query_fields, serving_fresh_after: float,
-            http_port: int | None = None, http_host: str = "127.0.0.1", http_timeout: float = 5.0,
-            api_key: str | None = None, probe: bool = False, http_collector=_vllm_http.collect_http,
-            dmesg_path: str | None = None, journalctl_path: str | None = None, proc_path: str = "/proc",
-            runner=run_command, clock=utc_now, service: str = WATCHED_SERVICE) -> dict:
+def collect(
+    container: str | None,
+    docker_path: str | None,
+    nvidia_smi_path: str | None,
+    log_lines: int,
+    command_timeout: float,
+    gpu_query_fields,
+    serving_fresh_after: float,
+    http_port: int | None = None,
+    http_host: str = "127.0.0.1",
+    http_timeout: float = 5.0,
+    api_key: str | None = None,
+    probe: bool = False,
+    http_collector=_vllm_http.collect_http,
+    dmesg_path: str | None = None,
+    journalctl_path: str | None = None,
+    proc_path: str = "/proc",
+    runner=run_command,
+    clock=utc_now,
+    service: str = WATCHED_SERVICE,
+) -> dict:
     """Run the three commands (concurrently: they are independent and each may take a while on
     a loaded VM) and build the document. A failing command never raises: it is classified in
     its section and the other sections are still returned. For a SERVICE other than vLLM only
@@ -89,14 +104,21 @@ def collect(container: str | None, docker_path: str | None, nvidia_smi_path: str
         if nvidia_smi_path is None:
             results["gpu"] = None
         else:
-            results["gpu"] = runner(_nvidia_smi.query_command(nvidia_smi_path, gpu_query_fields),
-                                    timeout=command_timeout, max_bytes=CLI_BYTES_LIMIT)
+            results["gpu"] = runner(
+                _nvidia_smi.query_command(nvidia_smi_path, gpu_query_fields),
+                timeout=command_timeout,
+                max_bytes=CLI_BYTES_LIMIT,
+            )
 
     def run_logs() -> None:
         if docker_path is not None:
-            results["logs"] = runner(_docker.logs_command(docker_path, container, log_lines),
-                                     timeout=command_timeout, max_bytes=LOG_BYTES_LIMIT, merge_stderr=True,
-                                     keep_tail=True)
+            results["logs"] = runner(
+                _docker.logs_command(docker_path, container, log_lines),
+                timeout=command_timeout,
+                max_bytes=LOG_BYTES_LIMIT,
+                merge_stderr=True,
+                keep_tail=True,
+            )
 
     # The GPU processes and the kernel log, next to the other commands (_gpu_depth).
     depth = _gpu_depth.start(runner, nvidia_smi_path, dmesg_path, command_timeout)
@@ -107,8 +129,9 @@ def collect(container: str | None, docker_path: str | None, nvidia_smi_path: str
         worker.start()
     inspect_result = None
     if docker_path is not None:
-        inspect_result = runner(_docker.inspect_command(docker_path, container),
-                                timeout=command_timeout, max_bytes=CLI_BYTES_LIMIT)
+        inspect_result = runner(
+            _docker.inspect_command(docker_path, container), timeout=command_timeout, max_bytes=CLI_BYTES_LIMIT
+        )
     for worker in workers:
         worker.join()
     now = clock()
@@ -136,20 +159,45 @@ def gpu_document(result, fields, binary: str | None) -> dict:
     binary = binary or "nvidia-smi on PATH"
     if result is None:
         return _nvidia_smi.gpu_section(None, "", "", fields, not_found=True, binary=binary)
-    return _nvidia_smi.gpu_section(result.rc, result.stdout, result.stderr, fields,
-                                   timed_out=result.timed_out, not_found=result.not_found, binary=binary,
-                                   not_executable=result.not_executable,
-                                   stopped_at=result.bytes_read if result.stopped else None)
+    return _nvidia_smi.gpu_section(
+        result.rc,
+        result.stdout,
+        result.stderr,
+        fields,
+        timed_out=result.timed_out,
+        not_found=result.not_found,
+        binary=binary,
+        not_executable=result.not_executable,
+        stopped_at=result.bytes_read if result.stopped else None,
+    )
 
 
 def not_watched_documents(name: str | None, message: str) -> tuple:
     """The container and vllm sections of a VM whose model service this collection does not
     watch: every value unknown, the reason in both messages."""
-    container = {"name": name, "status": NOT_WATCHED, "error_kind": None, "health": None,
-                 "restart_count": None, "started_at": None, "oom_killed": None, "exit_code": None,
-                 "image": None, "message": message}
-    vllm = {"phase": NOT_WATCHED, "log_status": "not_read", "message": message, "engines": [],
-            "loading": None, "errors": [], "ready": False, "last_log_at": None, "log_lines_read": 0}
+    container = {
+        "name": name,
+        "status": NOT_WATCHED,
+        "error_kind": None,
+        "health": None,
+        "restart_count": None,
+        "started_at": None,
+        "oom_killed": None,
+        "exit_code": None,
+        "image": None,
+        "message": message,
+    }
+    vllm = {
+        "phase": NOT_WATCHED,
+        "log_status": "not_read",
+        "message": message,
+        "engines": [],
+        "loading": None,
+        "errors": [],
+        "ready": False,
+        "last_log_at": None,
+        "log_lines_read": 0,
+    }
     return container, vllm
 
 
@@ -157,10 +205,17 @@ def container_document(name: str, result, binary: str | None) -> dict:
     binary = binary or "docker on PATH"
     if result is None:
         return _docker.container_section(name, None, "", "", not_found=True, binary=binary)
-    return _docker.container_section(name, result.rc, result.stdout, result.stderr,
-                                     timed_out=result.timed_out, not_found=result.not_found, binary=binary,
-                                     not_executable=result.not_executable,
-                                     stopped_at=result.bytes_read if result.stopped else None)
+    return _docker.container_section(
+        name,
+        result.rc,
+        result.stdout,
+        result.stderr,
+        timed_out=result.timed_out,
+        not_found=result.not_found,
+        binary=binary,
+        not_executable=result.not_executable,
+        stopped_at=result.bytes_read if result.stopped else None,
+    )
 
 
 def vllm_document(container: dict, result, now, serving_fresh_after: float) -> dict:
@@ -178,7 +233,8 @@ def vllm_document(container: dict, result, now, serving_fresh_after: float) -> d
     if container["status"] in _LOGLESS_CONTAINER_STATES or result is None:
         document["log_status"] = "not_read"
         document["phase"], document["message"] = _vllm_log.decide_phase(
-            container["status"], _vllm_log.parse_log_text("", None, now), serving_fresh_after)
+            container["status"], _vllm_log.parse_log_text("", None, now), serving_fresh_after
+        )
         if container["status"] == "error":
             document["message"] = container["message"]
         return document
@@ -188,7 +244,8 @@ def vllm_document(container: dict, result, now, serving_fresh_after: float) -> d
         return document
     if result.rc != 0 and not result.truncated:
         document["log_status"], document["message"] = _docker.classify_logs_error(
-            result.rc, result.stdout, name=container["name"])
+            result.rc, result.stdout, name=container["name"]
+        )
         return document
 
     started_at = parse_rfc3339(container["started_at"])
@@ -234,6 +291,8 @@ def _log_cap_note(result) -> str:
     or reading stopped (it printed more than the read cap, so the newest lines were never read)."""
     kept = byte_size(LOG_BYTES_LIMIT)
     if result.stopped:
-        return ("docker logs printed more than %s; stopped reading there, so the newest lines were not read "
-                "(the %s before that were parsed): lower log_lines" % (byte_size(result.bytes_read), kept))
+        return (
+            "docker logs printed more than %s; stopped reading there, so the newest lines were not read "
+            "(the %s before that were parsed): lower log_lines" % (byte_size(result.bytes_read), kept)
+        )
     return "docker logs printed %s; only the newest %s were parsed" % (byte_size(result.bytes_read), kept)

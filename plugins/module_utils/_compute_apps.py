@@ -67,19 +67,23 @@ def parse_rows(stdout: str) -> List[Dict[str, Any]]:
             continue
         head = line.split(",", 2)
         if len(head) != 3 or "," not in head[2]:
-            raise ComputeAppsError("nvidia-smi compute-apps line %d has fewer than 4 values: %r"
-                                   % (number, clean_text(line, 120)))
+            raise ComputeAppsError(
+                "nvidia-smi compute-apps line %d has fewer than 4 values: %r" % (number, clean_text(line, 120))
+            )
         name, memory = (cell.strip() for cell in head[2].rsplit(",", 1))
         uuid, pid = head[0].strip(), head[1].strip()
         if not _PID_RE.fullmatch(pid):
-            raise ComputeAppsError("nvidia-smi compute-apps line %d: pid is not a number: %r"
-                                   % (number, clean_text(pid, 40)))
-        processes.append({
-            "gpu_uuid": None if _unavailable(uuid) else clean_text(uuid, 80),
-            "pid": int(pid),
-            "name": None if _unavailable(name) else clean_text(name, 120),
-            "used_memory_mib": int(memory) if _MEMORY_RE.fullmatch(memory) else None,
-        })
+            raise ComputeAppsError(
+                "nvidia-smi compute-apps line %d: pid is not a number: %r" % (number, clean_text(pid, 40))
+            )
+        processes.append(
+            {
+                "gpu_uuid": None if _unavailable(uuid) else clean_text(uuid, 80),
+                "pid": int(pid),
+                "name": None if _unavailable(name) else clean_text(name, 120),
+                "used_memory_mib": int(memory) if _MEMORY_RE.fullmatch(memory) else None,
+            }
+        )
     return processes
 
 
@@ -111,8 +115,9 @@ def read_cgroup(proc_path: str, pid: int) -> Tuple[Optional[str], Optional[str]]
     return data.decode("utf-8", "replace"), None
 
 
-def attribute(processes: List[Dict[str, Any]], devices: List[Dict[str, Any]], proc_path: str,
-              watched_id: Optional[str]) -> List[Dict[str, Any]]:
+def attribute(
+    processes: List[Dict[str, Any]], devices: List[Dict[str, Any]], proc_path: str, watched_id: Optional[str]
+) -> List[Dict[str, Any]]:
     """Add ``gpu_index``, ``container_runtime``, ``container_id`` and ``watched`` to each process.
 
     ``watched`` is True for a process of the watched container (its full ID WATCHED_ID), False
@@ -141,11 +146,17 @@ def attribute(processes: List[Dict[str, Any]], devices: List[Dict[str, Any]], pr
 def section(result, devices: List[Dict[str, Any]], proc_path: str, watched_id: Optional[str]) -> Dict[str, Any]:
     """The ``gpu.compute_apps`` dict of schema v1 from one query run (None: not run)."""
     if result is None:
-        return {"status": "not_read", "message": "the GPU query did not succeed, so the GPU processes were not asked for",
-                "processes": []}
+        return {
+            "status": "not_read",
+            "message": "the GPU query did not succeed, so the GPU processes were not asked for",
+            "processes": [],
+        }
     if result.timed_out:
-        return {"status": "timeout", "message": "nvidia-smi --query-compute-apps did not answer in time",
-                "processes": []}
+        return {
+            "status": "timeout",
+            "message": "nvidia-smi --query-compute-apps did not answer in time",
+            "processes": [],
+        }
     if result.rc != 0 or result.stopped:
         first = clean_text((result.stdout + "\n" + result.stderr).strip().split("\n")[0], 160) or "no output"
         message = "nvidia-smi --query-compute-apps failed (exit %s): %s" % (result.rc, first)

@@ -54,9 +54,7 @@ _PERMISSION_RE = re.compile(
 )
 # docker <= 28: "Cannot connect to the Docker daemon at ..."; docker 29: "failed to connect to
 # the docker API at ...; check if the path is correct and if the daemon is running".
-_DAEMON_DOWN_RE = re.compile(
-    r"Cannot connect to the Docker daemon|failed to connect to the docker API", re.IGNORECASE
-)
+_DAEMON_DOWN_RE = re.compile(r"Cannot connect to the Docker daemon|failed to connect to the docker API", re.IGNORECASE)
 _LOGS_UNSUPPORTED = "configured logging driver does not support reading"
 
 _QUOTE_LIMIT = 160
@@ -75,9 +73,7 @@ def validate_container_name(name: str) -> None:
     """Reject anything docker would not accept as a container name, before anything runs
     (so no option such as ``-rm`` and no shell syntax can reach the command line)."""
     if not isinstance(name, str):
-        raise InvalidContainerName(
-            "container name must be a string, got %s" % type(name).__name__
-        )
+        raise InvalidContainerName("container name must be a string, got %s" % type(name).__name__)
     if len(name) > _CONTAINER_NAME_MAX or not _CONTAINER_NAME_RE.fullmatch(name):
         raise InvalidContainerName(
             "invalid container name %r: docker names are 2-255 characters, start with a "
@@ -103,10 +99,8 @@ def _int_field(label: str, value: Any) -> Optional[int]:
         return None
     # Bounded: docker's counts and codes are small, and a JSON integer of thousands of digits
     # must not become a number that later arithmetic or comparisons choke on.
-    if isinstance(value, bool) or not isinstance(value, int) or abs(value) >= 10 ** 18:
-        raise InvalidInspectOutput(
-            "docker inspect: %s is not an integer: %s" % (label, _quote(_shown(value)))
-        )
+    if isinstance(value, bool) or not isinstance(value, int) or abs(value) >= 10**18:
+        raise InvalidInspectOutput("docker inspect: %s is not an integer: %s" % (label, _quote(_shown(value))))
     return value
 
 
@@ -148,9 +142,7 @@ def load_inspect_document(stdout: str) -> Dict[str, Any]:
     deleted. Raises InvalidInspectOutput (its message never quotes the document: it may hold
     secrets) when the output is not a JSON array holding exactly one object."""
     if _nesting_depth(stdout) > _INSPECT_MAX_DEPTH:
-        raise InvalidInspectOutput(
-            "docker inspect printed JSON nested more than %d levels deep" % _INSPECT_MAX_DEPTH
-        )
+        raise InvalidInspectOutput("docker inspect printed JSON nested more than %d levels deep" % _INSPECT_MAX_DEPTH)
     try:
         document = json.loads(stdout, parse_constant=_reject_constant)
     except (ValueError, RecursionError) as exc:
@@ -213,14 +205,10 @@ def parse_inspect(stdout: str) -> Dict[str, Any]:
     status = _PODMAN_STATUSES.get(status_text, status_text)
     if status not in _STATUSES:
         # repr, not clean_text: a status that only looks like a known one must show why not.
-        raise InvalidInspectOutput(
-            "docker inspect: unknown container status %r" % (status_text[:_QUOTE_LIMIT],)
-        )
+        raise InvalidInspectOutput("docker inspect: unknown container status %r" % (status_text[:_QUOTE_LIMIT],))
     oom_killed = state.get("OOMKilled")
     if not isinstance(oom_killed, bool):
-        raise InvalidInspectOutput(
-            "docker inspect: State.OOMKilled is not a boolean: %s" % _quote(_shown(oom_killed))
-        )
+        raise InvalidInspectOutput("docker inspect: State.OOMKilled is not a boolean: %s" % _quote(_shown(oom_killed)))
     restarts = _int_field("RestartCount", container.get("RestartCount"))
     # Podman names the image the container was created from ImageName; Config.Image is docker's.
     image = _string("Config.Image", config.get("Image")) or _string("ImageName", container.get("ImageName"))
@@ -260,28 +248,35 @@ def classify_error(
     text = "\n".join(lines)
     note = _exit_note(rc)
     if _PERMISSION_RE.search(text):
-        return "error", "permission_denied", _bounded(
-            "permission denied on the Docker daemon socket (%s); add the SSH user to the docker "
-            "group (sudo usermod -aG docker USER, then reconnect) or run the module with become"
-            % note
+        return (
+            "error",
+            "permission_denied",
+            _bounded(
+                "permission denied on the Docker daemon socket (%s); add the SSH user to the docker "
+                "group (sudo usermod -aG docker USER, then reconnect) or run the module with become" % note
+            ),
         )
     if _DAEMON_DOWN_RE.search(text):
-        return "error", "daemon_down", _bounded(
-            "cannot connect to the Docker daemon (%s); start it (sudo systemctl start docker) "
-            "and check it with docker info" % note
+        return (
+            "error",
+            "daemon_down",
+            _bounded(
+                "cannot connect to the Docker daemon (%s); start it (sudo systemctl start docker) "
+                "and check it with docker info" % note
+            ),
         )
     if _MISSING_RE.search(text):
         subject = "container %s" % name if name else "the container"
-        return "missing", None, _bounded(
-            "%s does not exist (%s); check the container name or start the model" % (subject, note)
+        return (
+            "missing",
+            None,
+            _bounded("%s does not exist (%s); check the container name or start the model" % (subject, note)),
         )
     first = lines[0] if lines else "no output"
     return "error", "error", _bounded("docker failed (%s): %s" % (note, first))
 
 
-def classify_logs_error(
-    rc: Optional[int], output: str, name: Optional[str] = None
-) -> Tuple[str, str]:
+def classify_logs_error(rc: Optional[int], output: str, name: Optional[str] = None) -> Tuple[str, str]:
     """(log_status, message) for a failed ``docker logs`` (stderr merged into OUTPUT).
 
     log_status: unsupported (the logging driver cannot be read back), not_read (container
@@ -289,8 +284,7 @@ def classify_logs_error(
     if _LOGS_UNSUPPORTED in output:
         return "unsupported", _bounded(
             "docker cannot read this container's logs: its logging driver does not support "
-            "reading (%s); run the container with the json-file, local or journald driver"
-            % _exit_note(rc)
+            "reading (%s); run the container with the json-file, local or journald driver" % _exit_note(rc)
         )
     status, error_kind, message = classify_error(rc, output, "", name)
     if status == "missing" or error_kind in ("daemon_down", "permission_denied"):
@@ -298,9 +292,7 @@ def classify_logs_error(
     return "error", message
 
 
-def _unknown_state(
-    name: str, status: str, error_kind: Optional[str], message: str
-) -> Dict[str, Any]:
+def _unknown_state(name: str, status: str, error_kind: Optional[str], message: str) -> Dict[str, Any]:
     """A container section whose state could not be read: every state value unknown."""
     return {
         "name": name,
@@ -330,25 +322,43 @@ def container_section(
     """The ``container`` dict of schema v1 from one ``inspect_command`` run. STOPPED_AT is the
     byte cap when reading stopped there (the command was killed, its exit status is the kill's)."""
     if not_found:
-        return _unknown_state(name, "error", "not_installed", _bounded(
-            "docker CLI not found (looked for %s); install docker or set docker_path" % binary
-        ))
+        return _unknown_state(
+            name,
+            "error",
+            "not_installed",
+            _bounded("docker CLI not found (looked for %s); install docker or set docker_path" % binary),
+        )
     if not_executable:
-        return _unknown_state(name, "error", "error", _bounded(
-            "docker CLI at %s is not executable (%s); make it executable or set docker_path"
-            % (binary, clean_text(stderr, _QUOTE_LIMIT) or "permission denied")
-        ))
+        return _unknown_state(
+            name,
+            "error",
+            "error",
+            _bounded(
+                "docker CLI at %s is not executable (%s); make it executable or set docker_path"
+                % (binary, clean_text(stderr, _QUOTE_LIMIT) or "permission denied")
+            ),
+        )
     if timed_out:
-        return _unknown_state(name, "error", "timeout", _bounded(
-            "docker container inspect did not answer in time; the Docker daemon may be hung "
-            "(check systemctl status docker)"
-        ))
+        return _unknown_state(
+            name,
+            "error",
+            "timeout",
+            _bounded(
+                "docker container inspect did not answer in time; the Docker daemon may be hung "
+                "(check systemctl status docker)"
+            ),
+        )
     if stopped_at is not None:
-        return _unknown_state(name, "error", "error", _bounded(
-            "docker container inspect printed more than %s; stopped reading it (its answer is one "
-            "container's JSON document of a few KiB: check that %s is the docker CLI)"
-            % (byte_size(stopped_at), binary)
-        ))
+        return _unknown_state(
+            name,
+            "error",
+            "error",
+            _bounded(
+                "docker container inspect printed more than %s; stopped reading it (its answer is one "
+                "container's JSON document of a few KiB: check that %s is the docker CLI)"
+                % (byte_size(stopped_at), binary)
+            ),
+        )
     if rc != 0:
         status, error_kind, message = classify_error(rc, stdout, stderr, name)
         return _unknown_state(name, status, error_kind, message)

@@ -52,8 +52,12 @@ class Pending:
         self.command_timeout = command_timeout
 
         def read_dmesg() -> None:
-            self.results["dmesg"] = runner(_kernel_log.dmesg_command(dmesg_path), timeout=command_timeout,
-                                           max_bytes=_kernel_log.LOG_BYTES_LIMIT, keep_tail=True)
+            self.results["dmesg"] = runner(
+                _kernel_log.dmesg_command(dmesg_path),
+                timeout=command_timeout,
+                max_bytes=_kernel_log.LOG_BYTES_LIMIT,
+                keep_tail=True,
+            )
 
         self.workers = []
         if dmesg_path is not None:
@@ -76,13 +80,20 @@ def finish(pending: Pending, gpu: dict, container: dict, inspect_result, journal
     dmesg = results.get("dmesg")
     journal = None
     if journalctl_path is not None and _kernel_log.section(dmesg, None, since)["status"] != "ok":
-        journal = pending.runner(_kernel_log.journalctl_command(journalctl_path, since),
-                                 timeout=pending.command_timeout, max_bytes=_kernel_log.LOG_BYTES_LIMIT, keep_tail=True)
+        journal = pending.runner(
+            _kernel_log.journalctl_command(journalctl_path, since),
+            timeout=pending.command_timeout,
+            max_bytes=_kernel_log.LOG_BYTES_LIMIT,
+            keep_tail=True,
+        )
     watched_id = watched_container_id(inspect_result)
     apps = None
     if pending.nvidia_smi_path is not None and gpu.get("status") == "ok" and gpu.get("devices"):
-        apps = pending.runner(_compute_apps.query_command(pending.nvidia_smi_path), timeout=pending.command_timeout,
-                              max_bytes=CLI_BYTES_LIMIT)
+        apps = pending.runner(
+            _compute_apps.query_command(pending.nvidia_smi_path),
+            timeout=pending.command_timeout,
+            max_bytes=CLI_BYTES_LIMIT,
+        )
     gpu["compute_apps"] = _compute_apps.section(apps, gpu.get("devices") or [], proc_path, watched_id)
     gpu["compute_apps"]["watched_container_id"] = watched_id
     gpu["xid"] = _kernel_log.section(dmesg, journal, since)

@@ -81,8 +81,11 @@ def _stamp(line: str) -> Optional[datetime.datetime]:
     if not match:
         return None
     zone = match.group("zone").replace(":", "")
-    offset = datetime.timedelta(0) if zone == "Z" else (
-        (1 if zone[0] == "+" else -1) * datetime.timedelta(hours=int(zone[1:3]), minutes=int(zone[3:5])))
+    offset = (
+        datetime.timedelta(0)
+        if zone == "Z"
+        else ((1 if zone[0] == "+" else -1) * datetime.timedelta(hours=int(zone[1:3]), minutes=int(zone[3:5])))
+    )
     fraction = (match.group("fraction") or "0")[:6].ljust(6, "0")
     try:
         moment = datetime.datetime.strptime(match.group("date") + " " + match.group("time"), "%Y-%m-%d %H:%M:%S")
@@ -107,13 +110,15 @@ def parse_xids(text: str, since: Optional[datetime.datetime]) -> List[Dict[str, 
             continue
         code = int(match.group("code"))
         pci = _PCI_RE.search(match.group("where"))
-        events.append({
-            "code": code,
-            "meaning": XID_MEANINGS.get(code),
-            "pci_bus_id": clean_text(pci.group(1), 32) if pci else None,
-            "logged_at": format_utc(moment) if moment is not None else None,
-            "message": clean_text(line[match.start():], 200),
-        })
+        events.append(
+            {
+                "code": code,
+                "meaning": XID_MEANINGS.get(code),
+                "pci_bus_id": clean_text(pci.group(1), 32) if pci else None,
+                "logged_at": format_utc(moment) if moment is not None else None,
+                "message": clean_text(line[match.start() :], 200),
+            }
+        )
     return list(reversed(events))[:MAX_EVENTS]
 
 
@@ -159,7 +164,9 @@ def section(dmesg_result, journal_result, since: Optional[datetime.datetime]) ->
         message = None
         if result.truncated:
             message = "%s printed more than the %d MiB read; older lines were not read" % (
-                command, LOG_BYTES_LIMIT // (1024 * 1024))
+                command,
+                LOG_BYTES_LIMIT // (1024 * 1024),
+            )
         return {"status": "ok", "source": command, "since": since_text, "message": message, "events": events}
     if not problems:
         problems.append("neither dmesg nor journalctl was found")
@@ -167,8 +174,11 @@ def section(dmesg_result, journal_result, since: Optional[datetime.datetime]) ->
         "status": "unreadable",
         "source": None,
         "since": since_text,
-        "message": clean_text("kernel log not readable, XID errors unknown: %s; run node_info with become: true, or "
-                              "add the SSH user to the adm or systemd-journal group (or set kernel.dmesg_restrict=0)"
-                              % "; ".join(problems), _MESSAGE_LIMIT),
+        "message": clean_text(
+            "kernel log not readable, XID errors unknown: %s; run node_info with become: true, or "
+            "add the SSH user to the adm or systemd-journal group (or set kernel.dmesg_restrict=0)"
+            % "; ".join(problems),
+            _MESSAGE_LIMIT,
+        ),
         "events": [],
     }

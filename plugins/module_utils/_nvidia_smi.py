@@ -232,8 +232,7 @@ def _short(cell: str) -> str:
     return clean_text(cell, 24) or "''"
 
 
-def _parse_row(line: str, line_number: int, fields: Sequence[str],
-               notes: Optional[List[str]] = None) -> Dict[str, Any]:
+def _parse_row(line: str, line_number: int, fields: Sequence[str], notes: Optional[List[str]] = None) -> Dict[str, Any]:
     """One row as a dict of schema values. A value that cannot be a real reading becomes None
     and is described in NOTES (when given)."""
     cells = [cell.strip() for cell in line.split(",")]
@@ -256,15 +255,15 @@ def _parse_row(line: str, line_number: int, fields: Sequence[str],
         except _Implausible as exc:
             if field == "index":
                 # Not a reading: without its index a row cannot be told apart from the others.
-                raise InvalidQueryOutput("nvidia-smi line %d, field index: %s %s"
-                                         % (line_number, _short(cell), exc)) from None
+                raise InvalidQueryOutput(
+                    "nvidia-smi line %d, field index: %s %s" % (line_number, _short(cell), exc)
+                ) from None
             device[key] = None
             found.append("%s %s %s" % (field, _short(cell), exc))
             continue
         except ValueError as exc:
             raise InvalidQueryOutput(
-                "nvidia-smi line %d, field %s: %s, got %s"
-                % (line_number, field, exc, _quote(cell))
+                "nvidia-smi line %d, field %s: %s, got %s" % (line_number, field, exc, _quote(cell))
             ) from exc
         bounds = _READING_RANGES.get(field)
         if bounds is not None and not bounds[0] <= value <= bounds[1]:
@@ -335,8 +334,7 @@ def classify_failure(rc: Optional[int], stdout: str, stderr: str) -> Tuple[str, 
         )
     if _LIBRARY_MISSING in text:
         return "driver_error", _bounded(
-            "NVIDIA management library missing (%s: libnvidia-ml.so not found); "
-            "reinstall the NVIDIA driver" % note
+            "NVIDIA management library missing (%s: libnvidia-ml.so not found); reinstall the NVIDIA driver" % note
         )
     for line in lines:
         nvml = _NVML_INIT_RE.search(line)
@@ -357,8 +355,7 @@ def classify_failure(rc: Optional[int], stdout: str, stderr: str) -> Tuple[str, 
         )
     if _GPU_LOST in text or rc == _EXIT_FELL_OFF_BUS:
         return "gpu_lost", _bounded(
-            "a GPU is lost: it fell off the bus (%s); reboot the VM, and replace the VM if it "
-            "recurs" % note
+            "a GPU is lost: it fell off the bus (%s); reboot the VM, and replace the VM if it recurs" % note
         )
     if _NO_DEVICES in text:
         return "no_devices", _bounded(
@@ -367,13 +364,10 @@ def classify_failure(rc: Optional[int], stdout: str, stderr: str) -> Tuple[str, 
         )
     if rc == _EXIT_DRIVER_NOT_LOADED:
         return "driver_error", _bounded(
-            "NVIDIA driver not loaded (%s); install the driver or load its kernel module, "
-            "or reboot the VM" % note
+            "NVIDIA driver not loaded (%s); install the driver or load its kernel module, or reboot the VM" % note
         )
     if rc == _EXIT_LIBRARY_MISSING:
-        return "driver_error", _bounded(
-            "NVIDIA management library missing (%s); reinstall the NVIDIA driver" % note
-        )
+        return "driver_error", _bounded("NVIDIA management library missing (%s); reinstall the NVIDIA driver" % note)
     if lines:
         return "error", _bounded("nvidia-smi failed (%s): %s" % (note, lines[0]))
     return "error", _bounded("nvidia-smi failed (%s) without any output" % note)
@@ -417,8 +411,7 @@ def gpu_section(
         return {
             "status": "not_installed",
             "message": _bounded(
-                "nvidia-smi not found (looked for %s); install the NVIDIA driver or set nvidia_smi_path"
-                % binary
+                "nvidia-smi not found (looked for %s); install the NVIDIA driver or set nvidia_smi_path" % binary
             ),
             "devices": [],
         }
@@ -458,11 +451,17 @@ def gpu_section(
     elif parse_error is not None:
         status, message = "error", _bounded(str(parse_error))
     elif bad_index is not None:
-        status, message = "error", _bounded(bad_index + "; its output cannot be trusted (check the driver, reboot the VM)")
+        status, message = (
+            "error",
+            _bounded(bad_index + "; its output cannot be trusted (check the driver, reboot the VM)"),
+        )
     elif not devices:
-        status, message = "no_devices", _bounded(
-            "nvidia-smi exited 0 but listed no GPU; check that the VM has a GPU attached and "
-            "that /dev/nvidia* is readable by the SSH user"
+        status, message = (
+            "no_devices",
+            _bounded(
+                "nvidia-smi exited 0 but listed no GPU; check that the VM has a GPU attached and "
+                "that /dev/nvidia* is readable by the SSH user"
+            ),
         )
     elif notes:
         status, message = "ok", _bounded("readings that cannot be true, shown as null: " + "; ".join(notes))

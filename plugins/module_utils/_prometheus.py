@@ -59,9 +59,12 @@ _NAME_RE = re.compile(r"[a-zA-Z_:][a-zA-Z0-9_:]*\Z")
 _TIMESTAMP_RE = re.compile(r"-?\d+\Z")
 
 # One label pair; escapes \\, \" and \n inside the value.
-_LABEL_RE = re.compile(r'[ \t]*([a-zA-Z_][a-zA-Z0-9_]*)[ \t]*=[ \t]*"([^"\\]*(?:\\.[^"\\]*)*)"[ \t]*(?:,|\Z)', re.DOTALL)
-_LABELS_RE = re.compile(r'(?:[ \t]*[a-zA-Z_][a-zA-Z0-9_]*[ \t]*=[ \t]*"[^"\\]*(?:\\.[^"\\]*)*"[ \t]*(?:,|\Z))*[ \t]*\Z',
-                        re.DOTALL)
+_LABEL_RE = re.compile(
+    r'[ \t]*([a-zA-Z_][a-zA-Z0-9_]*)[ \t]*=[ \t]*"([^"\\]*(?:\\.[^"\\]*)*)"[ \t]*(?:,|\Z)', re.DOTALL
+)
+_LABELS_RE = re.compile(
+    r'(?:[ \t]*[a-zA-Z_][a-zA-Z0-9_]*[ \t]*=[ \t]*"[^"\\]*(?:\\.[^"\\]*)*"[ \t]*(?:,|\Z))*[ \t]*\Z', re.DOTALL
+)
 _LABEL_NAME_RE = re.compile(r"[a-zA-Z_][a-zA-Z0-9_]*\Z")
 _UNESCAPE_RE = re.compile(r"\\(.)", re.DOTALL)
 
@@ -75,8 +78,9 @@ def _parse_labels(text: str) -> Optional[Dict[str, str]]:
     backslashes, quotes and newlines, commas, '}' and '='."""
     if not _LABELS_RE.match(text):
         return None
-    return {name: _UNESCAPE_RE.sub(_unescape, value) if "\\" in value else value
-            for name, value in _LABEL_RE.findall(text)}
+    return {
+        name: _UNESCAPE_RE.sub(_unescape, value) if "\\" in value else value for name, value in _LABEL_RE.findall(text)
+    }
 
 
 def _parse_labels_cached(text: str, pairs: Dict[str, Optional[Tuple[str, str]]]) -> Optional[Dict[str, str]]:
@@ -142,10 +146,10 @@ def parse(text: str) -> Exposition:
             name, label_text = fields.pop(0), ""
         else:
             close = line.rfind("}")
-            if close < brace or line[close + 1:close + 2] not in (" ", "\t"):
+            if close < brace or line[close + 1 : close + 2] not in (" ", "\t"):
                 skipped += 1
                 continue
-            name, label_text, fields = line[:brace], line[brace + 1:close], line[close + 1:].split()
+            name, label_text, fields = line[:brace], line[brace + 1 : close], line[close + 1 :].split()
         if len(fields) != 1 and (len(fields) != 2 or not timestamp_match(fields[1])):
             skipped += 1
             continue

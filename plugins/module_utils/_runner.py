@@ -149,16 +149,16 @@ def run_command(
             start_new_session=True,
         )
     except (FileNotFoundError, NotADirectoryError) as exc:
-        return CommandResult(argv, None, "", str(exc), False, False, True,
-                             time.monotonic() - started)
+        return CommandResult(argv, None, "", str(exc), False, False, True, time.monotonic() - started)
     except OSError as exc:
         # It exists but cannot be run: no execute permission, a directory, a noexec mount,
         # not a program (exec format error).
         reason = exc.strerror or str(exc)
         if os.path.isdir(argv[0]):
             reason = "it is a directory"
-        return CommandResult(argv, None, "", reason, False, False, False,
-                             time.monotonic() - started, not_executable=True)
+        return CommandResult(
+            argv, None, "", reason, False, False, False, time.monotonic() - started, not_executable=True
+        )
 
     timed_out = truncated = stopped = False
     bytes_read = 0

@@ -13,9 +13,7 @@ from __future__ import annotations
 import datetime
 import re
 
-_RFC3339_RE = re.compile(
-    r"(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?(Z|z|[+-]\d{2}:?\d{2})"
-)
+_RFC3339_RE = re.compile(r"(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?(Z|z|[+-]\d{2}:?\d{2})")
 # Go's zero time.Time: docker's StartedAt for a container that never started.
 _GO_ZERO_YEAR = 1
 
@@ -43,8 +41,9 @@ def parse_rfc3339(text: str | None) -> datetime.datetime | None:
         if zone[0] == "-":
             offset = -offset
     try:
-        moment = datetime.datetime(year, month, day, hour, minute, second, int(fraction),
-                                   tzinfo=datetime.timezone(offset))
+        moment = datetime.datetime(
+            year, month, day, hour, minute, second, int(fraction), tzinfo=datetime.timezone(offset)
+        )
         return moment.astimezone(datetime.timezone.utc)
     except (ValueError, OverflowError):  # no such date, or out of datetime's range in UTC
         return None
@@ -57,7 +56,14 @@ def format_utc(moment: datetime.datetime | None) -> str | None:
     moment = moment.astimezone(datetime.timezone.utc)
     # Not strftime: its %Y does not pad years before 1000 to four digits on every platform.
     return "%04d-%02d-%02dT%02d:%02d:%02d.%06dZ" % (
-        moment.year, moment.month, moment.day, moment.hour, moment.minute, moment.second, moment.microsecond)
+        moment.year,
+        moment.month,
+        moment.day,
+        moment.hour,
+        moment.minute,
+        moment.second,
+        moment.microsecond,
+    )
 
 
 def utc_now() -> datetime.datetime:

@@ -80,8 +80,16 @@ def validate_host(host: str) -> None:
         raise ValueError("http_host must be a host name or an IP address, got %r" % (str(host)[:60],))
 
 
-def request(host: str, port: int, method: str, path: str, timeout: float, max_bytes: int,
-            body: Optional[bytes] = None, headers: Optional[Dict[str, str]] = None) -> Response:
+def request(
+    host: str,
+    port: int,
+    method: str,
+    path: str,
+    timeout: float,
+    max_bytes: int,
+    body: Optional[bytes] = None,
+    headers: Optional[Dict[str, str]] = None,
+) -> Response:
     """One HTTP request with TIMEOUT for the whole exchange and at most MAX_BYTES of body read."""
     url = "%s %s" % (method, path)
     started = time.monotonic()
@@ -104,22 +112,42 @@ def request(host: str, port: int, method: str, path: str, timeout: float, max_by
             chunks.append(chunk)
             size += len(chunk)
             if size > max_bytes:
-                return Response("too_large", reply.status, b"", "%s answered more than %s; not read" % (
-                    url, byte_size(max_bytes)), time.monotonic() - started)
+                return Response(
+                    "too_large",
+                    reply.status,
+                    b"",
+                    "%s answered more than %s; not read" % (url, byte_size(max_bytes)),
+                    time.monotonic() - started,
+                )
         data = b"".join(chunks)
         elapsed = time.monotonic() - started
         if 200 <= reply.status < 300:
             return Response("ok", reply.status, data, None, elapsed)
-        return Response("http_status", reply.status, data, "%s answered HTTP %d%s" % (
-            url, reply.status, _error_detail(data)), elapsed)
+        return Response(
+            "http_status",
+            reply.status,
+            data,
+            "%s answered HTTP %d%s" % (url, reply.status, _error_detail(data)),
+            elapsed,
+        )
     except ConnectionRefusedError:
-        return Response("refused", None, b"", "%s: connection refused on %s:%d (vLLM still loading, stopped, or on "
-                        "another port)" % (url, host, port), time.monotonic() - started)
+        return Response(
+            "refused",
+            None,
+            b"",
+            "%s: connection refused on %s:%d (vLLM still loading, stopped, or on another port)" % (url, host, port),
+            time.monotonic() - started,
+        )
     except (socket.timeout, TimeoutError):
         return Response("timeout", None, b"", "%s: no answer within %gs" % (url, timeout), time.monotonic() - started)
     except (OSError, http.client.HTTPException, ValueError) as exc:
-        return Response("error", None, b"", "%s: %s" % (url, clean_text(str(exc) or type(exc).__name__, 200)),
-                        time.monotonic() - started)
+        return Response(
+            "error",
+            None,
+            b"",
+            "%s: %s" % (url, clean_text(str(exc) or type(exc).__name__, 200)),
+            time.monotonic() - started,
+        )
     finally:
         connection.close()
 
@@ -159,8 +187,11 @@ def _section(response: Response) -> dict:
 
 def _unauthorized(section: dict, api_key: Optional[str]) -> None:
     if section["http_status"] == 401:
-        section["message"] = ("API key refused (HTTP 401): check api_key" if api_key else
-                              "API key required (HTTP 401): set api_key (gpufleet_vllm_api_key)")
+        section["message"] = (
+            "API key refused (HTTP 401): check api_key"
+            if api_key
+            else "API key required (HTTP 401): set api_key (gpufleet_vllm_api_key)"
+        )
 
 
 # --- /metrics -----------------------------------------------------------------------------------
@@ -200,11 +231,19 @@ def _histogram(exposition: _prometheus.Exposition, name: str) -> Dict[Optional[s
     for engine, entry in per_engine.items():
         bounds = sorted(entry["buckets"])[:MAX_BUCKETS]
         counts = [entry["buckets"][bound] for bound in bounds]
-        if entry["count"] is None or any(later < earlier for earlier, later in zip(counts, counts[1:])) \
-                or (counts and counts[-1] > entry["count"]) or entry["count"] < 0:
+        if (
+            entry["count"] is None
+            or any(later < earlier for earlier, later in zip(counts, counts[1:]))
+            or (counts and counts[-1] > entry["count"])
+            or entry["count"] < 0
+        ):
             continue
-        result[engine] = {"metric": name, "buckets": [[bound, count] for bound, count in zip(bounds, counts)],
-                          "count": entry["count"], "sum": entry["sum"]}
+        result[engine] = {
+            "metric": name,
+            "buckets": [[bound, count] for bound, count in zip(bounds, counts)],
+            "count": entry["count"],
+            "sum": entry["sum"],
+        }
     return result
 
 
@@ -216,8 +255,7 @@ def metrics_summary(exposition: _prometheus.Exposition) -> dict:
 
     def engine(key: Optional[str]) -> dict:
         if key not in engines:
-            engines[key] = {"engine": key, "model_name": None, "requests_finished": {},
-                            "histograms": {}}
+            engines[key] = {"engine": key, "model_name": None, "requests_finished": {}, "histograms": {}}
             for field in list(GAUGES) + list(COUNTERS):
                 engines[key][field] = None
         return engines[key]
@@ -254,7 +292,7 @@ def metrics_summary(exposition: _prometheus.Exposition) -> dict:
         name = _first_present(exposition, [candidate + "_bucket" for candidate in names])
         if name is None:
             continue
-        for key, histogram in _histogram(exposition, name[:-len("_bucket")]).items():
+        for key, histogram in _histogram(exposition, name[: -len("_bucket")]).items():
             engine(key)["histograms"][field] = histogram
     http_requests: Dict[str, float] = {}
     for sample in exposition.samples.get(HTTP_REQUESTS, ()):
@@ -268,8 +306,11 @@ def metrics_summary(exposition: _prometheus.Exposition) -> dict:
     for entry in ordered:
         entry["engine"] = _engine_number(entry["engine"])
         entry["model_name"] = clean_text(entry["model_name"], 200)
-    return {"engines": ordered[:MAX_ENGINES], "http_requests": http_requests or None,
-            "lines_skipped": exposition.skipped}
+    return {
+        "engines": ordered[:MAX_ENGINES],
+        "http_requests": http_requests or None,
+        "lines_skipped": exposition.skipped,
+    }
 
 
 def _engine_order(key: Optional[str]) -> int:
@@ -290,8 +331,9 @@ def failed_section(message: str) -> dict:
     return {"url": None, "health": dict(failed), "version": None, "models": None, "metrics": None, "probe": None}
 
 
-def collect_http(host: str, port: int, timeout: float, api_key: Optional[str] = None, probe: bool = False,
-                 requester=request) -> dict:
+def collect_http(
+    host: str, port: int, timeout: float, api_key: Optional[str] = None, probe: bool = False, requester=request
+) -> dict:
     """The ``http`` section: every endpoint classified. When the server cannot be reached at all
     (refused, timeout) the others are not tried: they would only add as many timeouts."""
     base = "http://%s:%d" % (host if ":" not in host or host.startswith("[") else "[%s]" % host, port)
@@ -314,8 +356,11 @@ def collect_http(host: str, port: int, timeout: float, api_key: Optional[str] = 
     version = requester(host, port, "GET", "/version", timeout, JSON_BYTES_LIMIT)
     section = _section(version)
     parsed = _json(version.body) if version.kind == "ok" else None
-    section["version"] = clean_text(parsed["version"], 60) if isinstance(parsed, dict) and isinstance(
-        parsed.get("version"), str) else None
+    section["version"] = (
+        clean_text(parsed["version"], 60)
+        if isinstance(parsed, dict) and isinstance(parsed.get("version"), str)
+        else None
+    )
     if version.kind == "ok" and section["version"] is None:
         section.update(status="not_vllm", message="GET /version answered without a vLLM version")
     document["version"] = section
@@ -325,8 +370,9 @@ def collect_http(host: str, port: int, timeout: float, api_key: Optional[str] = 
 
     if probe:
         served = document["models"].get("models") or []
-        document["probe"] = probe_completion(host, port, timeout, served[0]["id"] if served else None, auth,
-                                             api_key, requester)
+        document["probe"] = probe_completion(
+            host, port, timeout, served[0]["id"] if served else None, auth, api_key, requester
+        )
     return document
 
 
@@ -337,8 +383,10 @@ def _metrics_section(response: Response) -> dict:
         return section
     exposition = _prometheus.parse(response.body.decode("utf-8", "replace"))
     if not any(name.startswith("vllm:") for name in exposition.samples):
-        section.update(status="not_vllm",
-                       message="GET /metrics answered without a single vllm: series; is vLLM serving on this port?")
+        section.update(
+            status="not_vllm",
+            message="GET /metrics answered without a single vllm: series; is vLLM serving on this port?",
+        )
         return section
     section.update(metrics_summary(exposition))
     if exposition.skipped:
@@ -360,27 +408,46 @@ def _models_section(response: Response, api_key: Optional[str]) -> dict:
     for card in cards[:MAX_MODELS]:
         if isinstance(card, dict) and isinstance(card.get("id"), str):
             length = card.get("max_model_len")
-            section["models"].append({
-                "id": clean_text(card["id"], 200),
-                "max_model_len": length if isinstance(length, int) and not isinstance(length, bool)
-                and 0 < length < 1 << 40 else None,
-            })
+            section["models"].append(
+                {
+                    "id": clean_text(card["id"], 200),
+                    "max_model_len": length
+                    if isinstance(length, int) and not isinstance(length, bool) and 0 < length < 1 << 40
+                    else None,
+                }
+            )
     return section
 
 
-def probe_completion(host: str, port: int, timeout: float, model: Optional[str], auth: Dict[str, str],
-                     api_key: Optional[str], requester=request) -> dict:
+def probe_completion(
+    host: str,
+    port: int,
+    timeout: float,
+    model: Optional[str],
+    auth: Dict[str, str],
+    api_key: Optional[str],
+    requester=request,
+) -> dict:
     """One ``POST /v1/completions`` with ``max_tokens: 1``: does the model answer, and how fast.
     Without a model id (``/v1/models`` failed) vLLM 0.8+ uses its first served model."""
     payload = {"prompt": PROBE_PROMPT, "max_tokens": 1}
     if model:
         payload["model"] = model
     headers = dict(auth, **{"Content-Type": "application/json"})
-    response = requester(host, port, "POST", "/v1/completions", timeout, JSON_BYTES_LIMIT,
-                         body=json.dumps(payload).encode(), headers=headers)
+    response = requester(
+        host,
+        port,
+        "POST",
+        "/v1/completions",
+        timeout,
+        JSON_BYTES_LIMIT,
+        body=json.dumps(payload).encode(),
+        headers=headers,
+    )
     section = _section(response)
-    section.update(model=model, latency_s=round(response.elapsed_s, 4) if response.kind in ("ok", "http_status")
-                   else None)
+    section.update(
+        model=model, latency_s=round(response.elapsed_s, 4) if response.kind in ("ok", "http_status") else None
+    )
     _unauthorized(section, api_key)
     if response.kind == "ok":
         parsed = _json(response.body)

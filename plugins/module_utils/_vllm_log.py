@@ -80,12 +80,24 @@ _KV_USAGE_RE = re.compile(r"(\w+(?: \+ host)?) KV cache usage: (\d{1,15}(?:\.\d{
 _PREFIX_HIT_RE = re.compile(r"\bPrefix cache hit rate: (\d{1,15}(?:\.\d{1,9})?)%")
 # V0's separate line; a rate of -1 (printed -100.00%) means that cache is off.
 _V0_PREFIX_LINE_RE = re.compile(
-    r"Prefix cache hit rate: GPU: (-?\d{1,15}(?:\.\d{1,9})?)%, CPU: (-?\d{1,15}(?:\.\d{1,9})?)%")
+    r"Prefix cache hit rate: GPU: (-?\d{1,15}(?:\.\d{1,9})?)%, CPU: (-?\d{1,15}(?:\.\d{1,9})?)%"
+)
 
 ENGINE_KEYS = (
-    "engine", "aggregated_engines", "prompt_tps", "generation_tps", "running", "waiting", "swapped",
-    "preemptions", "kv_cache_pct", "kv_cache_device", "cpu_kv_cache_pct", "prefix_cache_hit_pct",
-    "logged_at", "age_s",
+    "engine",
+    "aggregated_engines",
+    "prompt_tps",
+    "generation_tps",
+    "running",
+    "waiting",
+    "swapped",
+    "preemptions",
+    "kv_cache_pct",
+    "kv_cache_device",
+    "cpu_kv_cache_pct",
+    "prefix_cache_hit_pct",
+    "logged_at",
+    "age_s",
 )
 
 # --- loading stages (docs/dev/formats.md 2.5), in the order a start goes through them ------------------
@@ -93,28 +105,70 @@ LOADING_MARKERS = (
     ("starting", ("vLLM API server version", "vLLM server version", "Using max model len")),
     # "Fetching N files" and "Downloading ..." are huggingface_hub's download bars.
     ("downloading", ("Fetching", "Downloading", "Time spent downloading weights", "Using model weights format")),
-    ("loading_weights", ("Starting to load model", "Loading model weights took", "Model loading took",
-                         "Loading weights took", "checkpoint shards", "Multi-thread loading shards",
-                         "Loading safetensors using Runai Model Streamer")),
-    ("profiling", ("Memory profiling takes", "# GPU blocks:", "Available KV cache memory", "KV cache size:",
-                   "Maximum concurrency for", "Initial profiling/warmup run took")),
-    ("compiling", ("torch.compile takes", "torch.compile took", "Starting torch.compile",
-                   "Dynamo bytecode transform time", "Compiling a graph for", "Directly load the compiled graph")),
+    (
+        "loading_weights",
+        (
+            "Starting to load model",
+            "Loading model weights took",
+            "Model loading took",
+            "Loading weights took",
+            "checkpoint shards",
+            "Multi-thread loading shards",
+            "Loading safetensors using Runai Model Streamer",
+        ),
+    ),
+    (
+        "profiling",
+        (
+            "Memory profiling takes",
+            "# GPU blocks:",
+            "Available KV cache memory",
+            "KV cache size:",
+            "Maximum concurrency for",
+            "Initial profiling/warmup run took",
+        ),
+    ),
+    (
+        "compiling",
+        (
+            "torch.compile takes",
+            "torch.compile took",
+            "Starting torch.compile",
+            "Dynamo bytecode transform time",
+            "Compiling a graph for",
+            "Directly load the compiled graph",
+        ),
+    ),
     ("capturing_graphs", ("Capturing cudagraphs", "Capturing CUDA graph", "Graph capturing finished")),
-    ("starting_server", ("init engine (profile, create kv cache, warmup model) took", "Starting vLLM API server",
-                         "Starting vLLM server", "Started server process", "Waiting for application startup")),
+    (
+        "starting_server",
+        (
+            "init engine (profile, create kv cache, warmup model) took",
+            "Starting vLLM API server",
+            "Starting vLLM server",
+            "Started server process",
+            "Waiting for application startup",
+        ),
+    ),
 )
 _TQDM_PERCENT_RE = re.compile(r"(\d{1,3})%(?: Completed|\|)")
 
 # --- fatal errors (docs/dev/formats.md 2.6) ------------------------------------------------------------
 ERROR_MARKERS = (
     ("cuda_oom", ("CUDA out of memory",)),
-    ("kv_cache_insufficient", ("No available memory for the cache blocks",
-                               "larger than the available KV cache memory",
-                               "larger than the maximum number of tokens that can be stored in KV cache")),
+    (
+        "kv_cache_insufficient",
+        (
+            "No available memory for the cache blocks",
+            "larger than the available KV cache memory",
+            "larger than the maximum number of tokens that can be stored in KV cache",
+        ),
+    ),
     ("gpu_memory_utilization", ("less than desired GPU memory utilization",)),
-    ("engine_init_failed", ("Engine core initialization failed",
-                            "Frontend process failed during engine core initialization")),
+    (
+        "engine_init_failed",
+        ("Engine core initialization failed", "Frontend process failed during engine core initialization"),
+    ),
     ("engine_died", ("died unexpectedly",)),
 )
 
@@ -130,9 +184,7 @@ def _marker_index(catalogue):
     by_first = {}
     for marker in category_by_marker:
         by_first.setdefault(marker[0], []).append(re.escape(marker[1:]))
-    pattern = "|".join(
-        re.escape(first) + "(?:" + "|".join(rests) + ")" for first, rests in sorted(by_first.items())
-    )
+    pattern = "|".join(re.escape(first) + "(?:" + "|".join(rests) + ")" for first, rests in sorted(by_first.items()))
     return re.compile(pattern), category_by_marker
 
 
@@ -185,12 +237,12 @@ def _split_docker_stamp(line: str) -> tuple[str | None, str]:
     """The stamp key of a docker line and the rest of it; None when it has no stamp."""
     match = _DOCKER_UTC_STAMP_RE.match(line)
     if match:
-        return match.group(1) + "." + (match.group(2) or "").ljust(9, "0"), line[match.end():]
+        return match.group(1) + "." + (match.group(2) or "").ljust(9, "0"), line[match.end() :]
     match = _OTHER_STAMP_RE.match(line)
     if match:
         moment = parse_rfc3339(match.group(1))
         if moment is not None:
-            return _stamp_key(moment), line[match.end():]
+            return _stamp_key(moment), line[match.end() :]
     return None, line
 
 
@@ -223,10 +275,10 @@ def _strip_prefixes(segment: str) -> str:
     if segment.startswith("("):
         match = _PROCESS_TAG_RE.match(segment)
         if match:
-            segment = segment[match.end():]
+            segment = segment[match.end() :]
     match = _LEVEL_PREFIX_RE.match(segment) or _UVICORN_PREFIX_RE.match(segment)
     if match:
-        segment = segment[match.end():]
+        segment = segment[match.end() :]
     return segment.strip()
 
 
@@ -291,8 +343,11 @@ def _feed(run: _Run, line: str, stamp_key: str | None) -> None:
         run.newest_v0_stats = stats if stats_id is None else None
         return
     if _V0_PREFIX_LINE_MARKER in line:
-        if (run.newest_v0_stats is not None and run.stats.get(0) is run.newest_v0_stats
-                and _V0_PREFIX_LINE_RE.search(line)):
+        if (
+            run.newest_v0_stats is not None
+            and run.stats.get(0) is run.newest_v0_stats
+            and _V0_PREFIX_LINE_RE.search(line)
+        ):
             run.newest_v0_stats.v0_prefix_line = line
         return
     if not run.ready and any(marker in line for marker in _READY_MARKERS):
@@ -302,11 +357,13 @@ def _feed(run: _Run, line: str, stamp_key: str | None) -> None:
         kind = _KIND_BY_MARKER[error.group()]
         if kind not in run.error_kinds and len(run.errors) < MAX_ERRORS:
             run.error_kinds.add(kind)
-            run.errors.append({
-                "kind": kind,
-                "message": clean_text(_strip_prefixes(line), ERROR_MESSAGE_LIMIT),
-                "logged_at": _logged_at(stamp_key),
-            })
+            run.errors.append(
+                {
+                    "kind": kind,
+                    "message": clean_text(_strip_prefixes(line), ERROR_MESSAGE_LIMIT),
+                    "logged_at": _logged_at(stamp_key),
+                }
+            )
     loading = _LOADING_RE.search(line)
     if loading:
         run.stage = _STAGE_BY_MARKER[loading.group()]
@@ -386,9 +443,11 @@ def _duration_text(seconds: float) -> str:
 
 def clock_ahead_message(ahead_s: float, what: str) -> str:
     """Why the phase is unknown when WHAT (a timestamp's description) is AHEAD_S in the future."""
-    return ("%s is %s ahead of the VM's clock, so the age of its stats cannot be known: the clock was "
-            "set back or the log is not genuine; check the clock (timedatectl) and NTP, then restart "
-            "the container" % (what, _duration_text(ahead_s)))
+    return (
+        "%s is %s ahead of the VM's clock, so the age of its stats cannot be known: the clock was "
+        "set back or the log is not genuine; check the clock (timedatectl) and NTP, then restart "
+        "the container" % (what, _duration_text(ahead_s))
+    )
 
 
 def loading_or_starting(parsed: dict) -> dict:
@@ -406,8 +465,7 @@ def _is_busy(engine: dict, fresh_after_s: float) -> bool:
     return any((engine.get(key) or 0) > 0 for key in ("prompt_tps", "generation_tps", "running", "waiting"))
 
 
-def decide_phase(container_status: str | None, parsed: dict,
-                 fresh_after_s: float = 30.0) -> tuple[str, str | None]:
+def decide_phase(container_status: str | None, parsed: dict, fresh_after_s: float = 30.0) -> tuple[str, str | None]:
     """Return ``(phase, message)`` for the ``vllm`` section from the container status and the
     parsed log. ``message`` says why the phase is unknown, stopped or failed; None otherwise.
 

@@ -724,8 +724,8 @@ def main() -> None:
             nvidia_smi_path=params["nvidia_smi_path"] or module.get_bin_path("nvidia-smi"),
             log_lines=params["log_lines"],
             command_timeout=params["command_timeout"],
-            gpu_query_fields=list(params["gpu_query_fields"]) + [
-                field for field in params["gpu_extra_query_fields"] if field not in params["gpu_query_fields"]],
+            gpu_query_fields=list(params["gpu_query_fields"])
+            + [field for field in params["gpu_extra_query_fields"] if field not in params["gpu_query_fields"]],
             serving_fresh_after=params["serving_fresh_after"],
             http_port=params["http_port"],
             http_host=params["http_host"],

@@ -22,7 +22,12 @@ from collections.abc import Iterable
 
 from ansible_collections.gpufleet.vllm.plugins.module_utils._timestamps import parse_rfc3339
 from ansible_collections.gpufleet.vllm.plugins.plugin_utils._health import (
-    FAIL, OK, WARN, HealthError, evaluate, overall_status,
+    FAIL,
+    OK,
+    WARN,
+    HealthError,
+    evaluate,
+    overall_status,
 )
 from ansible_collections.gpufleet.vllm.plugins.plugin_utils._node_view import NodeView, section
 from ansible_collections.gpufleet.vllm.plugins.plugin_utils._serving import engine_figures, serving_figures
@@ -81,10 +86,18 @@ class HostState:
     updated_at: float | None = None
     updates: int = 0
     generation_history: collections.deque = dataclasses.field(
-        default_factory=lambda: collections.deque(maxlen=HISTORY_LENGTH))
+        default_factory=lambda: collections.deque(maxlen=HISTORY_LENGTH)
+    )
 
-    def record(self, now: float, *, document: dict | None = None, unreachable: str | None = None,
-               failure: str | None = None, checks: list | None = None) -> None:
+    def record(
+        self,
+        now: float,
+        *,
+        document: dict | None = None,
+        unreachable: str | None = None,
+        failure: str | None = None,
+        checks: list | None = None,
+    ) -> None:
         """One result: a document (kept when the host is unreachable or the task failed, as
         the last known data), or an SSH error, or a task failure; then its health checks."""
         self.unreachable, self.failure = unreachable, failure
@@ -154,8 +167,7 @@ class FleetState:
 
     def engines_current(self, host: HostState, now: float) -> bool:
         node = host.current_node
-        return (node is not None and not self.is_stale(host, now)
-                and node.engines_current(self.thresholds.stats_stale_s))
+        return node is not None and not self.is_stale(host, now) and node.engines_current(self.thresholds.stats_stale_s)
 
     def severity(self, host: HostState, now: float) -> Severity:
         if not host.provisioned:
@@ -168,8 +180,11 @@ class FleetState:
         if host.health == WARN:
             # A model loading within its time budget is a warning of the health gate's wait
             # mode; alone, it sorts as loading, not as a problem.
-            other = [check for check in host.checks or () if check.get("status") == WARN
-                     and not (loading and check.get("name") == "engine_serving")]
+            other = [
+                check
+                for check in host.checks or ()
+                if check.get("status") == WARN and not (loading and check.get("name") == "engine_serving")
+            ]
             if other:
                 return Severity.WARNING
         if self.is_stale(host, now):
@@ -207,10 +222,17 @@ def class_counts(pairs: Iterable[tuple[HostState, Severity]]) -> list[tuple[int,
     return [(counts[word], word) for word in order if counts[word]]
 
 
-def health_checks(document: dict | None, *, unreachable: str | None = None, failure: str | None = None,
-                  thresholds: Thresholds, expected_gpu_count: int | None = None,
-                  wait_timeout_s: float = DEFAULT_WAIT_TIMEOUT_S, custom_checks: list | tuple = (),
-                  previous: dict | None = None) -> list[dict]:
+def health_checks(
+    document: dict | None,
+    *,
+    unreachable: str | None = None,
+    failure: str | None = None,
+    thresholds: Thresholds,
+    expected_gpu_count: int | None = None,
+    wait_timeout_s: float = DEFAULT_WAIT_TIMEOUT_S,
+    custom_checks: list | tuple = (),
+    previous: dict | None = None,
+) -> list[dict]:
     """The health gate's checks of one result, which decide the VM's colour everywhere.
 
     Check mode, as playbooks/health.yml, except that an engine still loading within
@@ -224,11 +246,18 @@ def health_checks(document: dict | None, *, unreachable: str | None = None, fail
     collected = parse_rfc3339(_timestamp(section(current).get("collected_at")))
     waited = (collected - started).total_seconds() if started and collected else None
     try:
-        return evaluate(current, thresholds, expected_gpu_count=expected_gpu_count,
-                        mode="wait" if vllm.get("phase") == "loading" else "check",
-                        waited_s=waited, wait_timeout_s=wait_timeout_s,
-                        reachable=unreachable is None, error=unreachable or failure,
-                        custom_checks=custom_checks, previous=previous)
+        return evaluate(
+            current,
+            thresholds,
+            expected_gpu_count=expected_gpu_count,
+            mode="wait" if vllm.get("phase") == "loading" else "check",
+            waited_s=waited,
+            wait_timeout_s=wait_timeout_s,
+            reachable=unreachable is None,
+            error=unreachable or failure,
+            custom_checks=custom_checks,
+            previous=previous,
+        )
     except HealthError as exc:
         return [{"name": "custom_checks", "status": FAIL, "message": str(exc)}]
 

@@ -34,7 +34,21 @@ NAMED_MESSAGE_WIDTH = 50
 NAME_WIDTH_LIMIT = 24
 TEXT_COLUMN_LIMIT = 18
 # Dropped in this order when the terminal is too narrow for every column.
-DROP_ORDER = ("address", "model", "power", "prompt", "errors", "vram", "gpus", "run", "gen", "util", "temp", "ttft", "kv")
+DROP_ORDER = (
+    "address",
+    "model",
+    "power",
+    "prompt",
+    "errors",
+    "vram",
+    "gpus",
+    "run",
+    "gen",
+    "util",
+    "temp",
+    "ttft",
+    "kv",
+)
 # Shown only while a VM has figures from vLLM's /metrics (node_info's http_port).
 SERVING_COLUMNS = ("ttft", "errors")
 STATE_WORDS = {"not_provisioned": "not prov.", "unreachable": "unreachable"}
@@ -50,18 +64,28 @@ class Column:
 
 def _fixed_columns(name_width: int, address_width: int, model_width: int) -> list[Column]:
     return [
-        Column("name", "VM", name_width), Column("state", "state", 11),
-        Column("address", "address", address_width), Column("model", "model", model_width),
-        Column("gpus", "GPU", 3, True), Column("util", "util", 4, True), Column("vram", "VRAM", 4, True),
-        Column("temp", "temp", 5, True), Column("power", "power", 6, True), Column("prompt", "prompt", 6, True),
-        Column("gen", "gen", 6, True), Column("run", "run/wait", 8, True), Column("kv", "KV", 4, True),
-        Column("ttft", "TTFT90", 6, True), Column("errors", "err%", 5, True),
+        Column("name", "VM", name_width),
+        Column("state", "state", 11),
+        Column("address", "address", address_width),
+        Column("model", "model", model_width),
+        Column("gpus", "GPU", 3, True),
+        Column("util", "util", 4, True),
+        Column("vram", "VRAM", 4, True),
+        Column("temp", "temp", 5, True),
+        Column("power", "power", 6, True),
+        Column("prompt", "prompt", 6, True),
+        Column("gen", "gen", 6, True),
+        Column("run", "run/wait", 8, True),
+        Column("kv", "KV", 4, True),
+        Column("ttft", "TTFT90", 6, True),
+        Column("errors", "err%", 5, True),
     ]
 
 
 def columns_for(hosts: list[HostState], width: int) -> list[Column]:
     """The columns of a table WIDTH wide: every fixed column that leaves the message at least
     MESSAGE_MIN_WIDTH, then the message taking the rest."""
+
     def longest(values, limit: int, floor: int) -> int:
         return min(max([floor, *(len(value) for value in values if value)]), limit)
 
@@ -89,13 +113,14 @@ def columns_for(hosts: list[HostState], width: int) -> list[Column]:
 
 def _fit(value: str, column: Column) -> str:
     if len(value) > column.width:
-        value = value[:column.width - 1] + "…" if column.width > 1 else value[:column.width]
+        value = value[: column.width - 1] + "…" if column.width > 1 else value[: column.width]
     return value.rjust(column.width) if column.right else value.ljust(column.width)
 
 
 def header_line(columns: list[Column]) -> Line:
-    return [Segment((" " * GAP).join(_fit(column.header, column) for column in columns).rstrip(),
-                    style("table.header"))]
+    return [
+        Segment((" " * GAP).join(_fit(column.header, column) for column in columns).rstrip(), style("table.header"))
+    ]
 
 
 def _state_word(host: HostState, severity: Severity) -> str:
@@ -139,34 +164,49 @@ def _figures(fleet: FleetState, host: HostState, now: float) -> dict[str, tuple[
     if host.current_node is not None and not fleet.is_stale(host, now):
         util, vram = node.mean_utilization_pct, node.vram_pct
         hottest, power = node.hottest_c, node.power_w
-        figures["gpus"] = (str(len(node.gpus)) if node.gpu_status == "ok" else "!", NULL if node.gpu_status == "ok"
-                           else health_style("fail"))
+        figures["gpus"] = (
+            str(len(node.gpus)) if node.gpu_status == "ok" else "!",
+            NULL if node.gpu_status == "ok" else health_style("fail"),
+        )
         figures["util"] = (NA if util is None else f"{util:.0f}%", level_style(thresholds.utilization_pct.level(util)))
         figures["vram"] = (NA if vram is None else f"{vram:.0f}%", level_style(thresholds.memory_pct.level(vram)))
-        figures["temp"] = (NA if hottest is None else f"{hottest:.0f}°C", level_style(thresholds.temperature_c.level(hottest)))
-        figures["power"] = (NA if power is None else f"{power / 1000:.1f}kW" if power >= 10000 else f"{power:.0f}W", NULL)
+        figures["temp"] = (
+            NA if hottest is None else f"{hottest:.0f}°C",
+            level_style(thresholds.temperature_c.level(hottest)),
+        )
+        figures["power"] = (
+            NA if power is None else f"{power / 1000:.1f}kW" if power >= 10000 else f"{power:.0f}W",
+            NULL,
+        )
     if fleet.engines_current(host, now):
         prompt, generation = node.engine_total("prompt_tps"), node.engine_total("generation_tps")
         running, waiting = node.engine_total("running"), node.engine_total("waiting")
         kv = node.kv_cache_pct
         figures["prompt"] = (NA if prompt is None else f"{prompt:.0f}", NULL)
         figures["gen"] = (NA if generation is None else f"{generation:.0f}", NULL)
-        figures["run"] = (f"{'?' if running is None else f'{running:.0f}'}/{'?' if waiting is None else f'{waiting:.0f}'}",
-                          NULL)
+        figures["run"] = (
+            f"{'?' if running is None else f'{running:.0f}'}/{'?' if waiting is None else f'{waiting:.0f}'}",
+            NULL,
+        )
         figures["kv"] = (NA if kv is None else f"{kv:.0f}%", level_style(thresholds.kv_cache_pct.level(kv)))
     serving = host.serving if host.current_node is not None and not fleet.is_stale(host, now) else None
     if serving:
         ttft = (serving.get("ttft_s") or {}).get("p90")
         errors = serving.get("errors_pct")
-        figures["ttft"] = (NA if ttft is None else format_seconds(ttft).replace(" ", ""),
-                           level_style(thresholds.ttft_p90_s.level(ttft)))
-        figures["errors"] = (NA if errors is None else f"{errors:.1f}",
-                             level_style(thresholds.request_errors_pct.level(errors)))
+        figures["ttft"] = (
+            NA if ttft is None else format_seconds(ttft).replace(" ", ""),
+            level_style(thresholds.ttft_p90_s.level(ttft)),
+        )
+        figures["errors"] = (
+            NA if errors is None else f"{errors:.1f}",
+            level_style(thresholds.request_errors_pct.level(errors)),
+        )
     return figures
 
 
-def row_line(fleet: FleetState, host: HostState, severity: Severity, now: float, columns: list[Column],
-             cache: dict) -> Line:
+def row_line(
+    fleet: FleetState, host: HostState, severity: Severity, now: float, columns: list[Column], cache: dict
+) -> Line:
     """The table line of HOST (from CACHE while nothing it shows changed)."""
     stale_age = stale_for(fleet, host, now) if severity == Severity.STALE else None
     key = (host.updates, severity, stale_age, fleet.engines_current(host, now), tuple(columns))

@@ -182,11 +182,15 @@ def compile_custom_checks(definitions: object) -> list[CustomCheck]:
             raise HealthError(f"custom check #{position}: name {name!r} must be letters, digits, '_', '.' or '-'")
         unknown = sorted(set(definition) - _CUSTOM_KEYS)
         if unknown:
-            raise HealthError(f"custom check {name!r}: unknown key(s) {', '.join(map(repr, unknown))}; "
-                              f"known: {', '.join(sorted(_CUSTOM_KEYS))}")
+            raise HealthError(
+                f"custom check {name!r}: unknown key(s) {', '.join(map(repr, unknown))}; "
+                f"known: {', '.join(sorted(_CUSTOM_KEYS))}"
+            )
         if name in BUILTIN_CHECKS or name in seen:
-            raise HealthError(f"custom check {name!r}: the name is already used by "
-                              f"{'a built-in check' if name in BUILTIN_CHECKS else 'another custom check'}")
+            raise HealthError(
+                f"custom check {name!r}: the name is already used by "
+                f"{'a built-in check' if name in BUILTIN_CHECKS else 'another custom check'}"
+            )
         seen.add(name)
         expression = definition.get("expression")
         if not isinstance(expression, str) or not expression.strip():
@@ -198,16 +202,21 @@ def compile_custom_checks(definitions: object) -> list[CustomCheck]:
         if message is not None and not isinstance(message, str):
             raise HealthError(f"custom check {name!r}: message must be a string")
         if jmespath is None:
-            raise HealthError(f"custom check {name!r} needs the Python library jmespath on the controller "
-                              f"(pip install jmespath): {JMESPATH_IMPORT_ERROR}")
+            raise HealthError(
+                f"custom check {name!r} needs the Python library jmespath on the controller "
+                f"(pip install jmespath): {JMESPATH_IMPORT_ERROR}"
+            )
         try:
             compiled = jmespath.compile(expression)
         except RecursionError as exc:  # jmespath's parser recurses once per nesting level
-            raise HealthError(f"custom check {name!r}: JMESPath expression {_shown(expression)} nests too deeply "
-                              "to compile (Python's recursion limit); write it with fewer nested levels") from exc
+            raise HealthError(
+                f"custom check {name!r}: JMESPath expression {_shown(expression)} nests too deeply "
+                "to compile (Python's recursion limit); write it with fewer nested levels"
+            ) from exc
         except JMESPathError as exc:
-            raise HealthError(f"custom check {name!r}: cannot compile JMESPath expression {_shown(expression)}: "
-                              f"{_one_line(exc)}") from exc
+            raise HealthError(
+                f"custom check {name!r}: cannot compile JMESPath expression {_shown(expression)}: {_one_line(exc)}"
+            ) from exc
         checks.append(CustomCheck(str(name), str(expression), str(severity), message and str(message), compiled))
     return checks
 
@@ -259,11 +268,15 @@ def _evaluate_custom(check: CustomCheck, document: dict) -> dict:
     try:
         result = check.compiled.search(document)
     except RecursionError as exc:  # the interpreter recurses once per nesting level of the expression
-        raise HealthError(f"custom check {check.name!r}: JMESPath expression {_shown(check.expression)} nests too "
-                          "deeply to evaluate (Python's recursion limit); write it with fewer nested levels") from exc
+        raise HealthError(
+            f"custom check {check.name!r}: JMESPath expression {_shown(check.expression)} nests too "
+            "deeply to evaluate (Python's recursion limit); write it with fewer nested levels"
+        ) from exc
     except JMESPathError as exc:
-        raise HealthError(f"custom check {check.name!r}: JMESPath expression {_shown(check.expression)} "
-                          f"failed on this document: {_one_line(exc)}") from exc
+        raise HealthError(
+            f"custom check {check.name!r}: JMESPath expression {_shown(check.expression)} "
+            f"failed on this document: {_one_line(exc)}"
+        ) from exc
     shown = clean_text(json.dumps(result, sort_keys=True, default=str), 120)
     if _jmespath_true(result):
         return _check(check.name, OK, f"{check.expression} -> {shown}")
@@ -283,8 +296,12 @@ class _Context:
 
     @property
     def timed_out(self) -> bool:
-        return (self.mode == "wait" and self.waited_s is not None and self.wait_timeout_s is not None
-                and self.waited_s >= self.wait_timeout_s)
+        return (
+            self.mode == "wait"
+            and self.waited_s is not None
+            and self.wait_timeout_s is not None
+            and self.waited_s >= self.wait_timeout_s
+        )
 
     def pending(self, name: str, message: str) -> dict:
         """A condition that waiting may cure: warn while a wait has time left, fail otherwise."""
@@ -303,13 +320,19 @@ def _gpu_checks(gpu: dict, context: _Context, watches_container: bool) -> list[d
         return [_check("gpu_driver", FAIL, f"{status or 'unknown'}: {reason}")]
     note = _text(gpu.get("message")) if status == "ok" else None
     # A message next to "ok" names readings that cannot be true (shown as null): worth a look.
-    checks = [_check("gpu_driver", WARN, f"nvidia-smi answered: {len(devices)} GPU(s), but {note}") if note
-              else _check("gpu_driver", OK, f"nvidia-smi answered: {len(devices)} GPU(s)")]
+    checks = [
+        _check("gpu_driver", WARN, f"nvidia-smi answered: {len(devices)} GPU(s), but {note}")
+        if note
+        else _check("gpu_driver", OK, f"nvidia-smi answered: {len(devices)} GPU(s)")
+    ]
     expected = context.expected_gpu_count
     if expected is None:
         # A GPU VM with no GPU is broken even when nobody said how many to expect.
-        checks.append(_check("gpu_count", OK, f"{len(devices)} GPU(s), no expected count")
-                      if devices else _check("gpu_count", FAIL, "no GPU found"))
+        checks.append(
+            _check("gpu_count", OK, f"{len(devices)} GPU(s), no expected count")
+            if devices
+            else _check("gpu_count", FAIL, "no GPU found")
+        )
     elif len(devices) >= expected:
         checks.append(_check("gpu_count", OK, f"{len(devices)} GPU(s), {expected} expected"))
     else:
@@ -366,8 +389,11 @@ def foreign_holders(gpu: Mapping) -> list[dict]:
     largest first. A process that cannot be told apart (watched null) is not counted."""
     processes = gpu_processes(gpu)
     watched_gpus = {process.get("gpu_uuid") for process in processes if process.get("watched") is True}
-    foreign = [process for process in processes if process.get("watched") is False
-               and (not watched_gpus or process.get("gpu_uuid") in watched_gpus)]
+    foreign = [
+        process
+        for process in processes
+        if process.get("watched") is False and (not watched_gpus or process.get("gpu_uuid") in watched_gpus)
+    ]
     return sorted(foreign, key=lambda process: -(_number(process.get("used_memory_mib")) or 0))
 
 
@@ -381,7 +407,11 @@ def oom_holder(document: Mapping | None) -> str | None:
 def _foreign_processes_check(gpu: Mapping, threshold_mib: float) -> dict:
     apps = _section(gpu.get("compute_apps"))
     if apps.get("status") not in (None, "ok"):
-        return _check("gpu_foreign_processes", WARN, f"GPU processes not listed: {_text(apps.get('message')) or apps.get('status')}")
+        return _check(
+            "gpu_foreign_processes",
+            WARN,
+            f"GPU processes not listed: {_text(apps.get('message')) or apps.get('status')}",
+        )
     foreign = foreign_holders(gpu)
     unknown = [process for process in gpu_processes(gpu) if process.get("watched") is None]
     unknown_text = f"; {len(unknown)} process(es) whose container could not be told" if unknown else ""
@@ -389,10 +419,16 @@ def _foreign_processes_check(gpu: Mapping, threshold_mib: float) -> dict:
     if foreign and held >= threshold_mib:
         shown = "; ".join(holder_text(process) for process in foreign[:3])
         more = f" (+{len(foreign) - 3} more)" if len(foreign) > 3 else ""
-        return _check("gpu_foreign_processes", WARN,
-                      f"{_fmt(held)} MiB held by other processes: {shown}{more} (warn at {_fmt(threshold_mib)} MiB){unknown_text}")
-    return _check("gpu_foreign_processes", OK,
-                  f"{_fmt(held)} MiB held by other processes (warn at {_fmt(threshold_mib)} MiB){unknown_text}")
+        return _check(
+            "gpu_foreign_processes",
+            WARN,
+            f"{_fmt(held)} MiB held by other processes: {shown}{more} (warn at {_fmt(threshold_mib)} MiB){unknown_text}",
+        )
+    return _check(
+        "gpu_foreign_processes",
+        OK,
+        f"{_fmt(held)} MiB held by other processes (warn at {_fmt(threshold_mib)} MiB){unknown_text}",
+    )
 
 
 def _ecc_check(devices: list, band: Band) -> dict:
@@ -403,13 +439,23 @@ def _ecc_check(devices: list, band: Band) -> dict:
             readings.append((_device_label(device, position), errors))
         if device.get("retired_pages_pending") is True or device.get("remapped_rows_pending") is True:
             pending.append(_device_label(device, position))
-    check = _banded_check("gpu_ecc", readings, band, "", "ECC errors not reported (ECC off or not queried)",
-                          "uncorrected ECC errors: at most {value} per GPU")
+    check = _banded_check(
+        "gpu_ecc",
+        readings,
+        band,
+        "",
+        "ECC errors not reported (ECC off or not queried)",
+        "uncorrected ECC errors: at most {value} per GPU",
+    )
     if check["status"] != OK:
         check = _check("gpu_ecc", check["status"], f"uncorrected ECC errors: {check['message']}")
     if pending and check["status"] == OK:
-        return _check("gpu_ecc", WARN, f"{', '.join(pending)}: retired pages or remapped rows pending, reset the GPU "
-                      f"(or reboot the VM) to apply them; {check['message']}")
+        return _check(
+            "gpu_ecc",
+            WARN,
+            f"{', '.join(pending)}: retired pages or remapped rows pending, reset the GPU "
+            f"(or reboot the VM) to apply them; {check['message']}",
+        )
     if pending:
         return _check("gpu_ecc", check["status"], f"{check['message']}; {', '.join(pending)}: rows pending a reset")
     return check
@@ -460,8 +506,9 @@ def _temperature_check(devices: list, band: Band) -> dict:
             index = device.get("index")
             readings.append((index if isinstance(index, int) else position, temperature))
     readings = [(f"GPU {index}", value) for index, value in readings]
-    return _banded_check("gpu_temperature", readings, band, " C", "temperature not reported by nvidia-smi",
-                         "hottest GPU at {value}")
+    return _banded_check(
+        "gpu_temperature", readings, band, " C", "temperature not reported by nvidia-smi", "hottest GPU at {value}"
+    )
 
 
 def _container_checks(container: dict, context: _Context) -> list[dict]:
@@ -479,8 +526,11 @@ def _container_checks(container: dict, context: _Context) -> list[dict]:
     elif status == "error":
         kind = container.get("error_kind")
         message = f"docker: {_text(container.get('message')) or kind or 'error'}"
-        running = (context.pending("container_running", message) if kind in _PENDING_DOCKER_ERRORS
-                   else _check("container_running", FAIL, message))
+        running = (
+            context.pending("container_running", message)
+            if kind in _PENDING_DOCKER_ERRORS
+            else _check("container_running", FAIL, message)
+        )
     elif status in _FAILED_CONTAINER:
         exit_code = _number(container.get("exit_code"))
         code = f" (exit code {exit_code})" if exit_code is not None and status in ("exited", "dead") else ""
@@ -495,8 +545,11 @@ def _container_checks(container: dict, context: _Context) -> list[dict]:
     if oom is True:
         exit_code = _number(container.get("exit_code"))
         code = f" (exit code {exit_code})" if exit_code is not None else ""
-        checks.append(_check("container_oom", FAIL,
-                             f"the kernel OOM killer stopped the container{code}: host memory, not GPU memory"))
+        checks.append(
+            _check(
+                "container_oom", FAIL, f"the kernel OOM killer stopped the container{code}: host memory, not GPU memory"
+            )
+        )
     else:
         checks.append(_check("container_oom", OK, "not OOM-killed" if oom is False else "OOM state not reported"))
     return checks
@@ -527,8 +580,9 @@ def _fatal_errors_check(vllm: dict, gpu: Mapping) -> dict | None:
     holders = foreign_holders(gpu) if first.get("kind") == "cuda_oom" else []
     # Named first: the message is cut at MESSAGE_LIMIT, and who holds the memory is the answer.
     holder = f"{holder_text(holders[0])}; " if holders else ""
-    return _check("fatal_errors", FAIL,
-                  f"{_text(first.get('kind'), 40) or 'error'}: {holder}{_text(first.get('message'))}{more}")
+    return _check(
+        "fatal_errors", FAIL, f"{_text(first.get('kind'), 40) or 'error'}: {holder}{_text(first.get('message'))}{more}"
+    )
 
 
 def _loading_text(loading: dict) -> str:
@@ -546,7 +600,9 @@ def _engine_serving_check(vllm: dict, context: _Context) -> dict:
     if phase == "loading":
         loading = _section(vllm.get("loading"))
         detail = _text(loading.get("message"), 200)
-        return context.pending("engine_serving", f"loading: {_loading_text(loading)}" + (f" ({detail})" if detail else ""))
+        return context.pending(
+            "engine_serving", f"loading: {_loading_text(loading)}" + (f" ({detail})" if detail else "")
+        )
     if phase == "failed":
         return _check("engine_serving", FAIL, f"failed: {_text(vllm.get('message')) or 'fatal error in the log'}")
     reason = _text(vllm.get("message")) or "no reason given"
@@ -566,8 +622,9 @@ def _engine_label(engine: Mapping) -> str:
 def _kv_cache_check(engines: list, band: Band) -> dict:
     readings = [(_engine_label(engine), _number(engine.get("kv_cache_pct"))) for engine in engines]
     readings = [(label, value) for label, value in readings if value is not None]
-    return _banded_check("kv_cache", readings, band, "%", "no KV cache usage logged since the container started",
-                         "highest usage {value}")
+    return _banded_check(
+        "kv_cache", readings, band, "%", "no KV cache usage logged since the container started", "highest usage {value}"
+    )
 
 
 def _banded_check(name: str, readings: list, band: Band, unit: str, unreported: str, ok_text: str) -> dict:
@@ -607,13 +664,17 @@ def _stats_fresh_check(engines: list, stale_after_s: float) -> dict:
         age = _number(engine.get("age_s"))
         running, waiting = _number(engine.get("running")), _number(engine.get("waiting"))
         if age is not None and age > stale_after_s and ((running or 0) + (waiting or 0)) > 0:
-            counts = ", ".join(f"{_fmt(value) if value is not None else '?'} {what}"
-                               for value, what in ((running, "running"), (waiting, "waiting")))
+            counts = ", ".join(
+                f"{_fmt(value) if value is not None else '?'} {what}"
+                for value, what in ((running, "running"), (waiting, "waiting"))
+            )
             stale.append(f"{_engine_label(engine)}: last stats {_fmt(round(age))} s ago with {counts}")
     if stale:
         # vLLM logs every 10 s while requests run, and demotes the line to DEBUG only when
         # throughput stays 0: silence with requests in flight means a hung engine.
-        return _check("stats_fresh", FAIL, "; ".join(stale) + f" (stale after {_fmt(stale_after_s)} s): engine may be hung")
+        return _check(
+            "stats_fresh", FAIL, "; ".join(stale) + f" (stale after {_fmt(stale_after_s)} s): engine may be hung"
+        )
     return _check("stats_fresh", OK, f"no stats older than {_fmt(stale_after_s)} s while requests were in flight")
 
 
@@ -655,23 +716,39 @@ def _http_checks(document: Mapping, previous: Mapping | None, context: _Context)
     if figures is None:
         return checks
     when = window_text(figures)
-    for name, key, band in (("ttft_p90_s", "ttft_s", context.thresholds.ttft_p90_s),
-                            ("itl_p90_s", "itl_s", context.thresholds.itl_p90_s)):
+    for name, key, band in (
+        ("ttft_p90_s", "ttft_s", context.thresholds.ttft_p90_s),
+        ("itl_p90_s", "itl_s", context.thresholds.itl_p90_s),
+    ):
         latency = figures.get(key)
         if not latency or latency.get("p90") is None:
             continue
         at_least = "at least " if latency.get("over_highest_bucket") else ""
         status = _LEVEL_STATUS[band.level(latency["p90"])]
-        checks.append(_check(name, status, (
-            f"p90 {at_least}{format_seconds(latency['p90'])} (p50 {format_seconds(latency['p50'])}, "
-            f"p99 {at_least}{format_seconds(latency['p99'])}; {_fmt(latency['count'])} observations {when}; "
-            f"{_band_text(band, ' s')})")))
+        checks.append(
+            _check(
+                name,
+                status,
+                (
+                    f"p90 {at_least}{format_seconds(latency['p90'])} (p50 {format_seconds(latency['p50'])}, "
+                    f"p99 {at_least}{format_seconds(latency['p99'])}; {_fmt(latency['count'])} observations {when}; "
+                    f"{_band_text(band, ' s')})"
+                ),
+            )
+        )
     errors_pct = figures.get("errors_pct")
     if errors_pct is not None:
         band = context.thresholds.request_errors_pct
-        checks.append(_check("request_errors_pct", _LEVEL_STATUS[band.level(errors_pct)], (
-            f"{_fmt(errors_pct)}% errors ({_fmt(figures['errors'])} aborted, failed or HTTP 5xx of "
-            f"{_fmt(figures['requests'] or 0)} finished {when}; {_band_text(band, '%')})")))
+        checks.append(
+            _check(
+                "request_errors_pct",
+                _LEVEL_STATUS[band.level(errors_pct)],
+                (
+                    f"{_fmt(errors_pct)}% errors ({_fmt(figures['errors'])} aborted, failed or HTTP 5xx of "
+                    f"{_fmt(figures['requests'] or 0)} finished {when}; {_band_text(band, '%')})"
+                ),
+            )
+        )
     return checks
 
 
@@ -681,10 +758,15 @@ def _probe_check(probe: Mapping, slow_s: float) -> dict:
     what = f"1-token completion of {model}" if model else "1-token completion"
     if probe.get("status") != "ok":
         took = f" after {format_seconds(latency)}" if latency is not None else ""
-        return _check("inference_probe", FAIL, f"{what} failed{took}: {_text(probe.get('message')) or probe.get('status')}")
+        return _check(
+            "inference_probe", FAIL, f"{what} failed{took}: {_text(probe.get('message')) or probe.get('status')}"
+        )
     if latency is not None and latency > slow_s:
-        return _check("inference_probe", WARN, f"{what} answered in {format_seconds(latency)} "
-                                               f"(warn above {format_seconds(slow_s)})")
+        return _check(
+            "inference_probe",
+            WARN,
+            f"{what} answered in {format_seconds(latency)} (warn above {format_seconds(slow_s)})",
+        )
     return _check("inference_probe", OK, f"{what} answered in {format_seconds(latency)}")
 
 
@@ -712,8 +794,9 @@ def evaluate(
     """
     if mode not in MODES:
         raise HealthError(f"mode must be one of {', '.join(MODES)}, not {mode!r}")
-    if expected_gpu_count is not None and (isinstance(expected_gpu_count, bool)
-                                           or not isinstance(expected_gpu_count, int) or expected_gpu_count < 0):
+    if expected_gpu_count is not None and (
+        isinstance(expected_gpu_count, bool) or not isinstance(expected_gpu_count, int) or expected_gpu_count < 0
+    ):
         raise HealthError(f"expected GPU count must be a whole number >= 0, not {expected_gpu_count!r}")
     # Compiled first, so that a bad expression is an error even on a host that is down.
     compiled = compile_custom_checks(custom_checks)
@@ -823,7 +906,9 @@ def junit_xml(results: Mapping[str, list[Mapping] | None], *, suite_name: str = 
         for check in checks:
             status = check.get("status")
             message = _xml_text(clean_text(str(check.get("message") or ""), MESSAGE_LIMIT))
-            case = ET.SubElement(suite, "testcase", classname=host, name=f"{host} :: {_xml_text(check.get('name'))}", time="0")
+            case = ET.SubElement(
+                suite, "testcase", classname=host, name=f"{host} :: {_xml_text(check.get('name'))}", time="0"
+            )
             tests += 1
             if status == FAIL:
                 failures += 1

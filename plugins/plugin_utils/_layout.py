@@ -37,7 +37,10 @@ else:
 
 from ansible_collections.gpufleet.vllm.plugins.plugin_utils import _fleet_table as table
 from ansible_collections.gpufleet.vllm.plugins.plugin_utils._fleet_state import (
-    FleetState, HostState, Severity, class_counts,
+    FleetState,
+    HostState,
+    Severity,
+    class_counts,
 )
 from ansible_collections.gpufleet.vllm.plugins.plugin_utils._node_view import format_number, text
 from ansible_collections.gpufleet.vllm.plugins.plugin_utils._panels import PANEL_GAP, Line, panel, panel_layout
@@ -45,9 +48,16 @@ from ansible_collections.gpufleet.vllm.plugins.plugin_utils._theme import health
 
 MIN_WIDTH = 40
 MIN_HEIGHT = 6
-SHORT_WORDS = {Severity.FAILING: "fail", Severity.UNREACHABLE: "down", Severity.WARNING: "warn",
-               Severity.STALE: "stale", Severity.LOADING: "load", Severity.PENDING: "wait",
-               Severity.HEALTHY: "ok", Severity.NOT_PROVISIONED: "n/p"}
+SHORT_WORDS = {
+    Severity.FAILING: "fail",
+    Severity.UNREACHABLE: "down",
+    Severity.WARNING: "warn",
+    Severity.STALE: "stale",
+    Severity.LOADING: "load",
+    Severity.PENDING: "wait",
+    Severity.HEALTHY: "ok",
+    Severity.NOT_PROVISIONED: "n/p",
+}
 
 
 class FrameCache:
@@ -90,17 +100,20 @@ def summary(fleet: FleetState, now: float, pairs: list[tuple[HostState, Severity
         present = [value for value in values if value is not None]
         return sum(present) if present else None
 
-    line.append(f"  prompt {format_number(over('prompt_tps'))} tok/s  gen {format_number(over('generation_tps'))} tok/s"
-                f"  {format_number(over('running'), '{:.0f}')} running  {format_number(over('waiting'), '{:.0f}')} waiting")
+    line.append(
+        f"  prompt {format_number(over('prompt_tps'))} tok/s  gen {format_number(over('generation_tps'))} tok/s"
+        f"  {format_number(over('running'), '{:.0f}')} running  {format_number(over('waiting'), '{:.0f}')} waiting"
+    )
     return line
 
 
 def header(fleet: FleetState, now: float, pairs: list[tuple[HostState, Severity]]) -> list[Text]:
     interval = "refresh interval not known yet" if fleet.interval_s is None else f"refresh every {fleet.interval_s:g}s"
     lines = [
-        Text.assemble(("gpufleet watch", style("header.title")),
-                      (f"  {time.strftime('%H:%M:%S', time.localtime(now))}  {interval}  Ctrl-C to stop",
-                       style("header.dim"))),
+        Text.assemble(
+            ("gpufleet watch", style("header.title")),
+            (f"  {time.strftime('%H:%M:%S', time.localtime(now))}  {interval}  Ctrl-C to stop", style("header.dim")),
+        ),
         summary(fleet, now, pairs),
     ]
     lines += [Text(f"warning: {text(warning, 500)}", style=style("header.warning")) for warning in fleet.warnings]
@@ -124,8 +137,9 @@ def _join_row(row: list[list[Line]], panel_width: int) -> list[Line]:
     return lines
 
 
-def _panel_rows(console: Console, fleet: FleetState, hosts: list[HostState], now: float, width: int,
-                budget: int, cache: FrameCache) -> tuple[list[Line], int]:
+def _panel_rows(
+    console: Console, fleet: FleetState, hosts: list[HostState], now: float, width: int, budget: int, cache: FrameCache
+) -> tuple[list[Line], int]:
     """Rows of panels of HOSTS in order, as many whole rows as fit in BUDGET lines: (lines,
     number of hosts shown)."""
     columns, panel_width = panel_layout(width)
@@ -133,9 +147,10 @@ def _panel_rows(console: Console, fleet: FleetState, hosts: list[HostState], now
     lines: list[Line] = []
     shown = 0
     for start in range(0, len(hosts), columns):
-        group = hosts[start:start + columns]
-        row = _join_row([panel(console, border, fleet, host, now, panel_width, cache.panels) for host in group],
-                        panel_width)
+        group = hosts[start : start + columns]
+        row = _join_row(
+            [panel(console, border, fleet, host, now, panel_width, cache.panels) for host in group], panel_width
+        )
         if len(lines) + len(row) > budget:
             break
         lines += row
@@ -143,8 +158,9 @@ def _panel_rows(console: Console, fleet: FleetState, hosts: list[HostState], now
     return lines, shown
 
 
-def _left_over_panels(console: Console, fleet: FleetState, hosts: list[HostState], now: float, width: int,
-                      budget: int, cache: FrameCache) -> list[Line]:
+def _left_over_panels(
+    console: Console, fleet: FleetState, hosts: list[HostState], now: float, width: int, budget: int, cache: FrameCache
+) -> list[Line]:
     """Panels of the worst of HOSTS (in order) in the BUDGET lines left under the table: a panel
     too tall for the space left gives way to the next one that fits."""
     columns, panel_width = panel_layout(width)
@@ -188,7 +204,7 @@ def _label_grid(pairs: list[tuple[HostState, Severity]], width: int, budget: int
     lines = []
     for start in range(0, shown, per_line):
         line: Line = []
-        for position, (host, severity) in enumerate(pairs[start:start + per_line]):
+        for position, (host, severity) in enumerate(pairs[start : start + per_line]):
             if position:
                 line.append(Segment("  "))
             name = (text(host.name, 80) or "")[:name_width]
@@ -209,8 +225,15 @@ def _table(fleet: FleetState, width: int, cache: FrameCache) -> tuple[list[table
     return cache.columns[1], cache.columns[2]
 
 
-def body(console: Console, fleet: FleetState, pairs: list[tuple[HostState, Severity]], now: float, width: int,
-         budget: int, cache: FrameCache) -> list[Line]:
+def body(
+    console: Console,
+    fleet: FleetState,
+    pairs: list[tuple[HostState, Severity]],
+    now: float,
+    width: int,
+    budget: int,
+    cache: FrameCache,
+) -> list[Line]:
     hosts = [host for host, _severity in pairs]
     if budget <= 0 or not pairs:
         return []
@@ -226,8 +249,9 @@ def body(console: Console, fleet: FleetState, pairs: list[tuple[HostState, Sever
                 return lines + [_more_line(pairs[shown:], width)]
     columns, header_line = _table(fleet, width, cache)
     if 1 + len(pairs) <= budget:
-        lines = [header_line] + [table.row_line(fleet, host, severity, now, columns, cache.rows)
-                                 for host, severity in pairs]
+        lines = [header_line] + [
+            table.row_line(fleet, host, severity, now, columns, cache.rows) for host, severity in pairs
+        ]
         left = budget - len(lines) - 1
         if fleet.view == "auto" and left >= 3:
             worst = [host for host, severity in pairs if severity != Severity.NOT_PROVISIONED]
@@ -238,8 +262,9 @@ def body(console: Console, fleet: FleetState, pairs: list[tuple[HostState, Sever
     problems = sum(1 for _host, severity in pairs if severity.is_problem)
     rows = budget - 2  # the table's header and the "+N more" line
     if problems <= rows:
-        lines = [header_line] + [table.row_line(fleet, host, severity, now, columns, cache.rows)
-                                 for host, severity in pairs[:rows]]
+        lines = [header_line] + [
+            table.row_line(fleet, host, severity, now, columns, cache.rows) for host, severity in pairs[:rows]
+        ]
         return lines + [_more_line(pairs[rows:], width)]
     lines, shown = _label_grid(pairs, width, budget - 1)
     return lines + ([_more_line(pairs[shown:], width)] if shown < len(pairs) else [])
@@ -256,8 +281,7 @@ class FleetFrame:
         width, height = min(self._width, options.max_width), self._height
         new_line = Segment.line()
         if width < MIN_WIDTH or height < MIN_HEIGHT:
-            message = Text(f"terminal too small: {width}x{height} < {MIN_WIDTH}x{MIN_HEIGHT}",
-                           style=style("notice"))
+            message = Text(f"terminal too small: {width}x{height} < {MIN_WIDTH}x{MIN_HEIGHT}", style=style("notice"))
             message.truncate(max(width, 1), overflow="ellipsis")
             yield from message.render(console)
             yield new_line
@@ -266,7 +290,7 @@ class FleetFrame:
         pairs = fleet.ordered(now)
         head = header(fleet, now, pairs)
         # The header never takes more than half the screen (warnings are cut first).
-        head = head[:max(2, (height - 1) // 2)]
+        head = head[: max(2, (height - 1) // 2)]
         for line in head:
             line.truncate(width, overflow="ellipsis")
             yield from line.render(console)

@@ -55,8 +55,7 @@ def _state_fields(host: HostState, state: str, now: float) -> list[str]:
         first = node.errors[0] if node.errors else None
         return [f"error={_plain_value(first and first.kind)}", f"msg={_plain_value(first and first.message)}"]
     if state == "loading":
-        return [f"stage={_plain_value(node.loading_stage)}",
-                f"progress={format_number(node.loading_pct, '{:.0f}%')}"]
+        return [f"stage={_plain_value(node.loading_stage)}", f"progress={format_number(node.loading_pct, '{:.0f}%')}"]
     if state == "idle":
         return [f"stats_age={format_number(stats_age(host, now), '{:.0f}s')}"]
     if state == "stopped":

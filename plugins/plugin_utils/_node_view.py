@@ -102,10 +102,14 @@ class GpuView:
     @classmethod
     def from_mapping(cls, device: Mapping) -> GpuView:
         return cls(
-            index=number(device.get("index")), name=text(device.get("name"), 80),
-            temperature_c=number(device.get("temperature_c")), utilization_pct=number(device.get("utilization_pct")),
-            power_w=number(device.get("power_w")), power_limit_w=number(device.get("power_limit_w")),
-            memory_used_mib=number(device.get("memory_used_mib")), memory_total_mib=number(device.get("memory_total_mib")),
+            index=number(device.get("index")),
+            name=text(device.get("name"), 80),
+            temperature_c=number(device.get("temperature_c")),
+            utilization_pct=number(device.get("utilization_pct")),
+            power_w=number(device.get("power_w")),
+            power_limit_w=number(device.get("power_limit_w")),
+            memory_used_mib=number(device.get("memory_used_mib")),
+            memory_total_mib=number(device.get("memory_total_mib")),
         )
 
 
@@ -180,7 +184,8 @@ class NodeView:
         else:
             engines, source = log_engines, "log" if log_engines else None
         return cls(
-            gpu_status=text(gpu.get("status"), 40), gpu_message=text(gpu.get("message")),
+            gpu_status=text(gpu.get("status"), 40),
+            gpu_message=text(gpu.get("message")),
             gpus=tuple(GpuView.from_mapping(device) for device in items(gpu.get("devices"))),
             container_present=bool(container),
             container_status=text(container.get("status"), 20),
@@ -192,12 +197,16 @@ class NodeView:
             exit_code=number(container.get("exit_code")),
             oom_killed=container.get("oom_killed") is True,
             phase=phase if phase in PHASES else "unknown",
-            log_status=text(vllm.get("log_status"), 30), message=text(vllm.get("message")),
+            log_status=text(vllm.get("log_status"), 30),
+            message=text(vllm.get("message")),
             engines=engines,
-            loading_stage=text(loading.get("stage"), 30), loading_pct=number(loading.get("progress_pct")),
+            loading_stage=text(loading.get("stage"), 30),
+            loading_pct=number(loading.get("progress_pct")),
             loading_message=text(loading.get("message")),
-            errors=tuple(ErrorView(text(error.get("kind"), 40), text(error.get("message")))
-                         for error in items(vllm.get("errors"))),
+            errors=tuple(
+                ErrorView(text(error.get("kind"), 40), text(error.get("message")))
+                for error in items(vllm.get("errors"))
+            ),
             figures_source=source,
             newest_stats_age_s=min((engine.age_s for engine in log_engines if engine.age_s is not None), default=None),
         )
@@ -215,8 +224,11 @@ class NodeView:
 
     @property
     def vram_pct(self) -> float | None:
-        pairs = [(gpu.memory_used_mib, gpu.memory_total_mib) for gpu in self.gpus
-                 if gpu.memory_used_mib is not None and gpu.memory_total_mib]
+        pairs = [
+            (gpu.memory_used_mib, gpu.memory_total_mib)
+            for gpu in self.gpus
+            if gpu.memory_used_mib is not None and gpu.memory_total_mib
+        ]
         if not pairs:
             return None
         return 100.0 * sum(used for used, _total in pairs) / sum(size for _used, size in pairs)

@@ -32,7 +32,13 @@ from ansible_collections.gpufleet.vllm.plugins.plugin_utils._fleet_state import 
 from ansible_collections.gpufleet.vllm.plugins.plugin_utils._health import oom_holder
 from ansible_collections.gpufleet.vllm.plugins.plugin_utils._lines_output import stats_age
 from ansible_collections.gpufleet.vllm.plugins.plugin_utils._node_view import (
-    NA, EngineView, NodeView, format_age, format_number, short_model, text,
+    NA,
+    EngineView,
+    NodeView,
+    format_age,
+    format_number,
+    short_model,
+    text,
 )
 from ansible_collections.gpufleet.vllm.plugins.plugin_utils._serving import format_seconds, window_text
 from ansible_collections.gpufleet.vllm.plugins.plugin_utils._theme import health_style, level_style, style
@@ -94,13 +100,13 @@ def _wrapped(console: Console, message: str, message_style: Style, width: int) -
 def _message_rows(console: Console, label: str, message: str | None, message_style: Style, width: int) -> list[Text]:
     """LABEL then MESSAGE word-wrapped into the value column, at most MESSAGE_LINES lines."""
     value_width = width - LABEL_WIDTH - 1
-    lines = _wrapped(console, (message or NA)[:value_width * MESSAGE_LINES], message_style, value_width)
+    lines = _wrapped(console, (message or NA)[: value_width * MESSAGE_LINES], message_style, value_width)
     return [_row(label if index == 0 else "", line) for index, line in enumerate(lines)]
 
 
 def _status_rows(console: Console, head: str, message: str | None, message_style: Style, width: int) -> list[Text]:
     """``HEAD: MESSAGE`` across the whole panel width, at most MESSAGE_LINES lines."""
-    return _wrapped(console, f"{head}: {(message or NA)[:width * MESSAGE_LINES]}", message_style, width)
+    return _wrapped(console, f"{head}: {(message or NA)[: width * MESSAGE_LINES]}", message_style, width)
 
 
 def _gpu_rows(console: Console, node: NodeView, thresholds: Thresholds, width: int) -> list[Text]:
@@ -119,9 +125,15 @@ def _gpu_rows(console: Console, node: NodeView, thresholds: Thresholds, width: i
         else:
             power = f"{gpu.power_w:.0f}/{gpu.power_limit_w:.0f}W"
         temperature = f"{NA:>5}" if gpu.temperature_c is None else f"{gpu.temperature_c:>3.0f}°C"
-        rows.append(_row(f"GPU{'?' if gpu.index is None else f'{gpu.index:.0f}'}", name, " ",
-                         (temperature, level_style(thresholds.temperature_c.level(gpu.temperature_c))),
-                         f"  {power:>9}"))
+        rows.append(
+            _row(
+                f"GPU{'?' if gpu.index is None else f'{gpu.index:.0f}'}",
+                name,
+                " ",
+                (temperature, level_style(thresholds.temperature_c.level(gpu.temperature_c))),
+                f"  {power:>9}",
+            )
+        )
         rows.append(_row("util", *_band_bar(gpu.utilization_pct, thresholds.utilization_pct)))
         vram_row = _row("VRAM", *_band_bar(gpu.vram_pct, thresholds.memory_pct))
         if gpu.vram_pct is not None:
@@ -169,13 +181,20 @@ def _phase_rows(console: Console, host: HostState, node: NodeView, now: float, w
         rows.append(_row("vllm", idle_text(host, now)))
     elif phase == "loading":
         meter = _bar(node.loading_pct, style("loading")) if node.loading_pct is not None else []
-        rows.append(_row("vllm", (f"loading: {node.loading_stage or NA}", style("loading")), " " if meter else "", *meter))
+        rows.append(
+            _row("vllm", (f"loading: {node.loading_stage or NA}", style("loading")), " " if meter else "", *meter)
+        )
         if node.loading_message is not None:
             rows += _message_rows(console, "", node.loading_message, style("muted"), width)
     elif phase == "failed":
         first = node.errors[0] if node.errors else None
-        rows.append(_row("vllm", (f"failed: {(first and first.kind) or NA}", style("error")),
-                         f"  (+{len(node.errors) - 1} more)" if len(node.errors) > 1 else ""))
+        rows.append(
+            _row(
+                "vllm",
+                (f"failed: {(first and first.kind) or NA}", style("error")),
+                f"  (+{len(node.errors) - 1} more)" if len(node.errors) > 1 else "",
+            )
+        )
         if first is not None and first.message is not None:
             rows += _message_rows(console, "", first.message, style("problem"), width)
         holder = oom_holder(host.document) if first is not None and first.kind == "cuda_oom" else None
@@ -197,15 +216,20 @@ def _source_note(source: str | None) -> tuple[str, Style | str]:
 
 
 def _engine_block(engine: EngineView, thresholds: Thresholds, source: str | None = None) -> list[Text]:
-    requests: list = [f"{format_number(engine.running, '{:.0f}')} running",
-                      f"  {format_number(engine.waiting, '{:.0f}')} waiting"]
+    requests: list = [
+        f"{format_number(engine.running, '{:.0f}')} running",
+        f"  {format_number(engine.waiting, '{:.0f}')} waiting",
+    ]
     if engine.swapped:
         requests.append((f"  {engine.swapped:.0f} swapped", style("notice")))
     if engine.preemptions:
         requests.append((f"  {engine.preemptions:.0f} preempted", style("notice")))
     return [
-        _row("throughput", f"prefill {format_number(engine.prompt_tps)} tok/s"
-                           f"  decode {format_number(engine.generation_tps)} tok/s", _source_note(source)),
+        _row(
+            "throughput",
+            f"prefill {format_number(engine.prompt_tps)} tok/s  decode {format_number(engine.generation_tps)} tok/s",
+            _source_note(source),
+        ),
         _row("requests", *requests),
         _row("KV cache", *_band_bar(engine.kv_cache_pct, thresholds.kv_cache_pct)),
         _row("cache hits", *_bar(engine.prefix_cache_hit_pct, style("hit_rate"))),
@@ -214,30 +238,48 @@ def _engine_block(engine: EngineView, thresholds: Thresholds, source: str | None
 
 def _engine_table(engines: tuple[EngineView, ...], thresholds: Thresholds, source: str | None = None) -> list[Text]:
     """One row per data-parallel engine: engine, prefill, decode, running, waiting, KV, hits."""
-    def cells(label: str, prompt, generation, running, waiting) -> list:
-        return [f"{label:<{LABEL_WIDTH}} ",
-                f"{format_number(prompt):>8} {format_number(generation):>7}",
-                f" {format_number(running, '{:.0f}'):>4} {format_number(waiting, '{:.0f}'):>5}"]
 
-    rows = [Text(f"{'engine':<{LABEL_WIDTH}}  prefill  decode  run  wait      KV   hits{_source_note(source)[0]}",
-                 style=style("muted"))]
+    def cells(label: str, prompt, generation, running, waiting) -> list:
+        return [
+            f"{label:<{LABEL_WIDTH}} ",
+            f"{format_number(prompt):>8} {format_number(generation):>7}",
+            f" {format_number(running, '{:.0f}'):>4} {format_number(waiting, '{:.0f}'):>5}",
+        ]
+
+    rows = [
+        Text(
+            f"{'engine':<{LABEL_WIDTH}}  prefill  decode  run  wait      KV   hits{_source_note(source)[0]}",
+            style=style("muted"),
+        )
+    ]
     for engine in engines:
-        rows.append(Text.assemble(
-            *cells(NA if engine.engine is None else f"{engine.engine:.0f}", engine.prompt_tps, engine.generation_tps,
-                   engine.running, engine.waiting),
-            (f" {format_number(engine.kv_cache_pct, '{:.1f}%'):>7}",
-             level_style(thresholds.kv_cache_pct.level(engine.kv_cache_pct))),
-            (f" {format_number(engine.prefix_cache_hit_pct, '{:.1f}%'):>6}", style("hit_rate")),
-            (f"  {engine.swapped:.0f} swapped" if engine.swapped else "", style("notice")),
-        ))
-    totals = [sum(getattr(engine, key) or 0.0 for engine in engines)
-              for key in ("prompt_tps", "generation_tps", "running", "waiting")]
+        rows.append(
+            Text.assemble(
+                *cells(
+                    NA if engine.engine is None else f"{engine.engine:.0f}",
+                    engine.prompt_tps,
+                    engine.generation_tps,
+                    engine.running,
+                    engine.waiting,
+                ),
+                (
+                    f" {format_number(engine.kv_cache_pct, '{:.1f}%'):>7}",
+                    level_style(thresholds.kv_cache_pct.level(engine.kv_cache_pct)),
+                ),
+                (f" {format_number(engine.prefix_cache_hit_pct, '{:.1f}%'):>6}", style("hit_rate")),
+                (f"  {engine.swapped:.0f} swapped" if engine.swapped else "", style("notice")),
+            )
+        )
+    totals = [
+        sum(getattr(engine, key) or 0.0 for engine in engines)
+        for key in ("prompt_tps", "generation_tps", "running", "waiting")
+    ]
     rows.append(Text.assemble(*cells("total", *totals), style=style("label")))
     return rows
 
 
 def _sparkline_row(history: Iterable[float | None], width: int) -> Text | None:
-    samples = list(history)[-(width - LABEL_WIDTH - 1 - 14):]
+    samples = list(history)[-(width - LABEL_WIDTH - 1 - 14) :]
     present = [value for value in samples if value is not None]
     if not present:
         return None
@@ -245,7 +287,8 @@ def _sparkline_row(history: Iterable[float | None], width: int) -> Text | None:
     top = len(SPARK_CHARS) - 1
     chars = "".join(
         " " if value is None else SPARK_CHARS[min(max(int(value / peak * top + 0.5), 0), top) if peak > 0 else 0]
-        for value in samples)
+        for value in samples
+    )
     return _row("gen tok/s", (chars, style("sparkline")), f"  peak {peak:.1f}")
 
 
@@ -276,8 +319,17 @@ def _document_rows(console: Console, fleet: FleetState, host: HostState, now: fl
             rows += _engine_table(node.engines, fleet.thresholds, node.figures_source)
     elif node.engines and node.phase not in ("idle",):
         age = stats_age(host, now)
-        rows.append(_row("engine", (f"no current stats (last line {format_age(age, coarse=True)} old)"
-                                    if age is not None else "no current stats", style("muted"))))
+        rows.append(
+            _row(
+                "engine",
+                (
+                    f"no current stats (last line {format_age(age, coarse=True)} old)"
+                    if age is not None
+                    else "no current stats",
+                    style("muted"),
+                ),
+            )
+        )
     rows += _serving_rows(host, fleet.thresholds)
     sparkline = _sparkline_row(host.generation_history, width)
     if sparkline is not None:
@@ -296,15 +348,24 @@ def _serving_rows(host: HostState, thresholds: Thresholds) -> list[Text]:
         latency = figures.get(key) or {}
         if latency.get("p90") is None:
             continue
-        rows.append(_row(label, f"p50 {format_seconds(latency['p50'])}  ",
-                         (f"p90 {format_seconds(latency['p90'])}", level_style(band.level(latency["p90"]))),
-                         f"  p99 {format_seconds(latency['p99'])}"))
+        rows.append(
+            _row(
+                label,
+                f"p50 {format_seconds(latency['p50'])}  ",
+                (f"p90 {format_seconds(latency['p90'])}", level_style(band.level(latency["p90"]))),
+                f"  p99 {format_seconds(latency['p99'])}",
+            )
+        )
     parts: list = []
     if figures.get("requests_per_s") is not None:
         parts.append(f"{figures['requests_per_s']:.1f}/s  ")
     if figures.get("errors_pct") is not None:
-        parts.append((f"errors {figures['errors_pct']:.1f}%",
-                      level_style(thresholds.request_errors_pct.level(figures["errors_pct"]))))
+        parts.append(
+            (
+                f"errors {figures['errors_pct']:.1f}%",
+                level_style(thresholds.request_errors_pct.level(figures["errors_pct"])),
+            )
+        )
     if parts:
         rows.append(_row("requests", *parts))
     if rows and figures.get("window") != "interval":
@@ -312,8 +373,9 @@ def _serving_rows(host: HostState, thresholds: Thresholds) -> list[Text]:
     return rows
 
 
-def _panel_body(console: Console, fleet: FleetState, host: HostState, now: float, stale: bool,
-                width: int) -> list[Text]:
+def _panel_body(
+    console: Console, fleet: FleetState, host: HostState, now: float, stale: bool, width: int
+) -> list[Text]:
     state = host.state
     if state == "not_provisioned":
         return _status_rows(console, "not provisioned", text(host.not_provisioned_reason), style("muted"), width)
@@ -366,8 +428,14 @@ def age_label(fleet: FleetState, host: HostState, now: float, stale: bool) -> li
 def _blank_safe(segment_style: Style | None) -> bool:
     """Whether blanks look the same in the style as unstyled (nothing drawn on a space)."""
     return segment_style is None or not (
-        segment_style.bgcolor or segment_style.underline or segment_style.underline2 or segment_style.reverse
-        or segment_style.strike or segment_style.overline or segment_style.link)
+        segment_style.bgcolor
+        or segment_style.underline
+        or segment_style.underline2
+        or segment_style.reverse
+        or segment_style.strike
+        or segment_style.overline
+        or segment_style.link
+    )
 
 
 def compact(line: Iterable[Segment]) -> Line:
@@ -396,13 +464,19 @@ class CachedPanel:
     border_style: Style
 
 
-def _draw(console: Console, border: rich_box.Box, border_style: Style, title: Text, body: list[Text],
-          width: int) -> list[Line]:
+def _draw(
+    console: Console, border: rich_box.Box, border_style: Style, title: Text, body: list[Text], width: int
+) -> list[Line]:
     title.truncate(width - 6, overflow="ellipsis")
     title.stylize_before(border_style)
     fill = max(width - 5 - title.cell_len, 0)
-    lines = [[Segment(border.top_left + border.top + " ", border_style), *title.render(console),
-              Segment(" " + border.top * fill + border.top_right, border_style)]]
+    lines = [
+        [
+            Segment(border.top_left + border.top + " ", border_style),
+            *title.render(console),
+            Segment(" " + border.top * fill + border.top_right, border_style),
+        ]
+    ]
     left, right = Segment(border.mid_left + " ", border_style), Segment(" " + border.mid_right, border_style)
     for row in body:
         row.truncate(width - 4, overflow="ellipsis", pad=True)
@@ -412,16 +486,27 @@ def _draw(console: Console, border: rich_box.Box, border_style: Style, title: Te
 
 def _bottom(border: rich_box.Box, border_style: Style, label: list[Segment], width: int) -> Line:
     fill = max(width - 5 - sum(segment.cell_length for segment in label), 0)
-    return [Segment(border.bottom_left + border.bottom * fill + " ", border_style), *label,
-            Segment(" " + border.bottom + border.bottom_right, border_style)]
+    return [
+        Segment(border.bottom_left + border.bottom * fill + " ", border_style),
+        *label,
+        Segment(" " + border.bottom + border.bottom_right, border_style),
+    ]
 
 
-def panel(console: Console, border: rich_box.Box, fleet: FleetState, host: HostState, now: float, width: int,
-          cache: dict) -> list[Line]:
+def panel(
+    console: Console, border: rich_box.Box, fleet: FleetState, host: HostState, now: float, width: int, cache: dict
+) -> list[Line]:
     """The panel of HOST, WIDTH columns wide, as lines of segments (from CACHE when unchanged)."""
     stale = fleet.is_stale(host, now)
-    key = (host.updates, stale, idle_text(host, now) if host.state == "idle" else None,
-           fleet.engines_current(host, now), width, border, fleet.thresholds)
+    key = (
+        host.updates,
+        stale,
+        idle_text(host, now) if host.state == "idle" else None,
+        fleet.engines_current(host, now),
+        width,
+        border,
+        fleet.thresholds,
+    )
     entry = cache.get(host.name)
     if entry is None or entry.key != key:
         border_style = health_style(host.health)

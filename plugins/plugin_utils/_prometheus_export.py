@@ -36,16 +36,31 @@ except ImportError:  # pragma: no cover - a collection without the HTTP source
 MIB = 1024 * 1024
 STATUS_VALUES = {OK: 0, WARN: 1, FAIL: 2}
 STATES = ("serving", "idle", "loading", "failed", "stopped", "unknown", "unreachable", "not_watched")
-CLOCK_EVENT_REASONS = ("gpu_idle", "applications_clocks_setting", "sw_power_cap", "hw_slowdown", "sync_boost",
-                       "sw_thermal_slowdown", "hw_thermal_slowdown", "hw_power_brake_slowdown", "display_clock_setting")
+CLOCK_EVENT_REASONS = (
+    "gpu_idle",
+    "applications_clocks_setting",
+    "sw_power_cap",
+    "hw_slowdown",
+    "sync_boost",
+    "sw_thermal_slowdown",
+    "hw_thermal_slowdown",
+    "hw_power_brake_slowdown",
+    "display_clock_setting",
+)
 _LABEL_LIMIT = 200
 
 # name: (type, help). Order is the order of the file.
 FAMILIES = {
-    "gpufleet_up": ("gauge", "1 when node_info answered for the VM in this run or refresh, 0 when the VM was unreachable "
-                             "or the module failed."),
-    "gpufleet_state": ("gauge", "1 for the VM's current state (serving, idle, loading, failed, stopped, unknown, "
-                                "unreachable, not_watched), 0 for the others."),
+    "gpufleet_up": (
+        "gauge",
+        "1 when node_info answered for the VM in this run or refresh, 0 when the VM was unreachable "
+        "or the module failed.",
+    ),
+    "gpufleet_state": (
+        "gauge",
+        "1 for the VM's current state (serving, idle, loading, failed, stopped, unknown, "
+        "unreachable, not_watched), 0 for the others.",
+    ),
     "gpufleet_health_status": ("gauge", "Worst health check of the VM: 0 ok, 1 warn, 2 fail."),
     "gpufleet_check_status": ("gauge", "Status of one health check: 0 ok, 1 warn, 2 fail."),
     "gpufleet_container_restarts": ("gauge", "Docker RestartCount of the vLLM container."),
@@ -55,21 +70,28 @@ FAMILIES = {
     "gpufleet_gpu_temperature_celsius": ("gauge", "GPU core temperature (nvidia-smi temperature.gpu)."),
     "gpufleet_gpu_power_watts": ("gauge", "GPU power draw (nvidia-smi power.draw)."),
     "gpufleet_gpu_power_limit_watts": ("gauge", "GPU power limit (nvidia-smi power.limit)."),
-    "gpufleet_gpu_ecc_uncorrected_errors": ("gauge", "Uncorrected ECC errors since the driver loaded "
-                                                     "(ecc.errors.uncorrected.volatile.total)."),
+    "gpufleet_gpu_ecc_uncorrected_errors": (
+        "gauge",
+        "Uncorrected ECC errors since the driver loaded (ecc.errors.uncorrected.volatile.total).",
+    ),
     "gpufleet_gpu_memory_rows_pending": ("gauge", "1 when retired pages or remapped rows wait for a GPU reset."),
     "gpufleet_gpu_clock_event_active": ("gauge", "1 when the clock event (throttle) reason is active, 0 when not."),
     "gpufleet_gpu_foreign_memory_bytes": ("gauge", "GPU memory held by processes outside the watched container."),
-    "gpufleet_gpu_xid_events": ("gauge", "XID errors of that code in the kernel log since the container started "
-                                         "(at most the 10 newest are counted)."),
+    "gpufleet_gpu_xid_events": (
+        "gauge",
+        "XID errors of that code in the kernel log since the container started (at most the 10 newest are counted).",
+    ),
     "gpufleet_kernel_log_readable": ("gauge", "1 when the kernel log could be read for XID errors, 0 when not."),
     "gpufleet_engine_prompt_tokens_per_second": ("gauge", "Prompt throughput of the newest vLLM stats line."),
     "gpufleet_engine_generation_tokens_per_second": ("gauge", "Generation throughput of the newest vLLM stats line."),
     "gpufleet_engine_requests_running": ("gauge", "Requests running (newest vLLM stats line)."),
     "gpufleet_engine_requests_waiting": ("gauge", "Requests waiting (newest vLLM stats line)."),
     "gpufleet_engine_kv_cache_usage_ratio": ("gauge", "GPU KV cache usage, 0 to 1 (newest vLLM stats line)."),
-    "gpufleet_latency_seconds": ("gauge", "Serving latency percentile from vLLM's /metrics histograms "
-                                          "(metric ttft, itl, e2e or queue; quantile 0.5, 0.9, 0.99)."),
+    "gpufleet_latency_seconds": (
+        "gauge",
+        "Serving latency percentile from vLLM's /metrics histograms "
+        "(metric ttft, itl, e2e or queue; quantile 0.5, 0.9, 0.99).",
+    ),
 }
 
 
@@ -143,7 +165,9 @@ def _add_gpus(samples: _Samples, host: str, gpu: Mapping) -> None:
         reasons = device.get("clock_event_reasons")
         if isinstance(reasons, list):
             for reason in CLOCK_EVENT_REASONS:
-                samples.add("gpufleet_gpu_clock_event_active", {**labels, "reason": reason}, 1 if reason in reasons else 0)
+                samples.add(
+                    "gpufleet_gpu_clock_event_active", {**labels, "reason": reason}, 1 if reason in reasons else 0
+                )
     apps = _mapping(gpu.get("compute_apps"))
     if apps.get("status") == "ok":
         foreign: dict[str, float] = {}
@@ -194,8 +218,9 @@ def _add_latency(samples: _Samples, host: str, document: Mapping, previous: Mapp
     for key in ("ttft_s", "itl_s", "e2e_s", "queue_s"):
         latency = _mapping(figures.get(key))
         for name, quantile in (("p50", "0.5"), ("p90", "0.9"), ("p99", "0.99")):
-            samples.add("gpufleet_latency_seconds", {"host": host, "metric": key[:-2], "quantile": quantile},
-                        latency.get(name))
+            samples.add(
+                "gpufleet_latency_seconds", {"host": host, "metric": key[:-2], "quantile": quantile}, latency.get(name)
+            )
 
 
 def render(hosts: Iterable[Mapping]) -> str:
@@ -219,11 +244,16 @@ def render(hosts: Iterable[Mapping]) -> str:
             samples.add("gpufleet_health_status", {"host": name}, STATUS_VALUES[overall_status(checks)])
             for check in checks:
                 if isinstance(check, Mapping) and check.get("status") in STATUS_VALUES:
-                    samples.add("gpufleet_check_status", {"host": name, "check": check.get("name")},
-                                STATUS_VALUES[check["status"]])
+                    samples.add(
+                        "gpufleet_check_status",
+                        {"host": name, "check": check.get("name")},
+                        STATUS_VALUES[check["status"]],
+                    )
         if not up:
             continue
-        samples.add("gpufleet_container_restarts", {"host": name}, _mapping(document.get("container")).get("restart_count"))
+        samples.add(
+            "gpufleet_container_restarts", {"host": name}, _mapping(document.get("container")).get("restart_count")
+        )
         _add_gpus(samples, name, _mapping(document.get("gpu")))
         _add_engines(samples, name, _mapping(document.get("vllm")))
         _add_latency(samples, name, document, host.get("previous"))
@@ -249,6 +279,12 @@ def fleet_hosts(fleet) -> list[dict]:
         if not host.provisioned or host.state == "pending":
             continue
         current = host.current_node is not None
-        hosts.append({"name": host.name, "document": host.document if current else None, "checks": host.checks,
-                      "state": host.state})
+        hosts.append(
+            {
+                "name": host.name,
+                "document": host.document if current else None,
+                "checks": host.checks,
+                "state": host.state,
+            }
+        )
     return hosts

@@ -70,16 +70,21 @@ def report_target(path: object) -> str | None:
         if _is_null_device(status):
             return None
         if stat.S_ISDIR(status.st_mode):
-            raise ReportPathError(f"{path} is a directory; give the name of a file in it, for example "
-                                  f"{os.path.join(path, 'health.xml')}")
+            raise ReportPathError(
+                f"{path} is a directory; give the name of a file in it, for example {os.path.join(path, 'health.xml')}"
+            )
         if not stat.S_ISREG(status.st_mode):
-            raise ReportPathError(f"{path} is {_kind(status.st_mode)}: a report replaces only a regular file "
-                                  f"(use /dev/null to discard the report)")
+            raise ReportPathError(
+                f"{path} is {_kind(status.st_mode)}: a report replaces only a regular file "
+                f"(use /dev/null to discard the report)"
+            )
     folder = os.path.dirname(target)
     try:
         folder_status = os.stat(folder)
     except FileNotFoundError as exc:
-        raise ReportPathError(f"the folder of the report path {path} does not exist ({folder}); create it first") from exc
+        raise ReportPathError(
+            f"the folder of the report path {path} does not exist ({folder}); create it first"
+        ) from exc
     except NotADirectoryError as exc:
         raise ReportPathError(f"the report path {path} goes through something that is not a folder") from exc
     except OSError as exc:
@@ -100,8 +105,9 @@ def check_report_path(path: object) -> str | None:
     try:
         handle, probe = tempfile.mkstemp(prefix=f".{name}.", suffix=".probe", dir=folder)
     except OSError as exc:
-        raise ReportPathError(f"cannot create the report {path}: cannot create a file in {folder}: "
-                              f"{exc.strerror}") from exc
+        raise ReportPathError(
+            f"cannot create the report {path}: cannot create a file in {folder}: {exc.strerror}"
+        ) from exc
     os.close(handle)
     os.unlink(probe)
     return target
@@ -118,8 +124,9 @@ def write_report(path: object, text: str) -> str | None:
     try:
         handle, temporary = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=folder)
     except OSError as exc:
-        raise ReportPathError(f"cannot create the report {path}: cannot create a file in {folder}: "
-                              f"{exc.strerror}") from exc
+        raise ReportPathError(
+            f"cannot create the report {path}: cannot create a file in {folder}: {exc.strerror}"
+        ) from exc
     try:
         with os.fdopen(handle, "w", encoding="utf-8") as stream:
             stream.write(text)
@@ -131,8 +138,10 @@ def write_report(path: object, text: str) -> str | None:
             existing = None
         # Checked again just before the rename: something else may have taken the name since.
         if existing is not None and not stat.S_ISREG(existing.st_mode):
-            raise ReportPathError(f"{path} became {_kind(existing.st_mode)} while the report was written; "
-                                  "a report replaces only a regular file")
+            raise ReportPathError(
+                f"{path} became {_kind(existing.st_mode)} while the report was written; "
+                "a report replaces only a regular file"
+            )
         os.chmod(temporary, stat.S_IMODE(existing.st_mode) if existing is not None else NEW_FILE_MODE)
         os.replace(temporary, target)
     except BaseException as exc:

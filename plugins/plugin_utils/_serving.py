@@ -34,8 +34,11 @@ ERROR_REASONS = ("abort", "error")
 WINDOW = "interval"
 SINCE_START = "since_start"
 SINCE_RESTART = "since_restart"
-_WINDOW_TEXT = {WINDOW: "over {window}", SINCE_START: "since the server started",
-                SINCE_RESTART: "since the server restarted"}
+_WINDOW_TEXT = {
+    WINDOW: "over {window}",
+    SINCE_START: "since the server started",
+    SINCE_RESTART: "since the server restarted",
+}
 
 
 def _number(value: object) -> float | None:
@@ -89,15 +92,17 @@ def _host_totals(metrics: Mapping) -> dict | None:
             buckets = _buckets(histogram.get("buckets"))
             if count is None or buckets is None:
                 continue
-            merged = totals["histograms"].setdefault(name, {"metric": histogram.get("metric"), "count": 0.0,
-                                                            "buckets": None})
+            merged = totals["histograms"].setdefault(
+                name, {"metric": histogram.get("metric"), "count": 0.0, "buckets": None}
+            )
             merged["count"] += count
             if merged["buckets"] is None:
                 merged["buckets"] = dict(buckets)
             else:
                 # Engines share their bounds; a bound one engine lacks cannot be summed.
-                merged["buckets"] = {bound: value + buckets[bound] for bound, value in merged["buckets"].items()
-                                     if bound in buckets}
+                merged["buckets"] = {
+                    bound: value + buckets[bound] for bound, value in merged["buckets"].items() if bound in buckets
+                }
     http = _mapping(metrics.get("http_requests"))
     totals["http_5xx"] = _number(http.get("5xx"))
     return totals
@@ -120,8 +125,10 @@ def _buckets(value: object) -> dict | None:
 def _went_down(current: dict, previous: dict) -> bool:
     pairs = [(current[name], previous[name]) for name in COUNTERS]
     pairs += [(current["finished"].get(reason), value) for reason, value in previous["finished"].items()]
-    pairs += [(current["histograms"].get(name, {}).get("count"), histogram["count"])
-              for name, histogram in previous["histograms"].items()]
+    pairs += [
+        (current["histograms"].get(name, {}).get("count"), histogram["count"])
+        for name, histogram in previous["histograms"].items()
+    ]
     pairs.append((current["http_5xx"], previous["http_5xx"]))
     return any(now is not None and before is not None and now < before for now, before in pairs)
 
@@ -150,8 +157,10 @@ def _window_histogram(current: dict, previous: dict | None) -> dict | None:
 
 
 def _seconds_between(current: Mapping, previous: Mapping) -> float | None:
-    now, before = (parse_rfc3339(document.get("collected_at")) if isinstance(document.get("collected_at"), str)
-                   else None for document in (current, previous))
+    now, before = (
+        parse_rfc3339(document.get("collected_at")) if isinstance(document.get("collected_at"), str) else None
+        for document in (current, previous)
+    )
     if now is None or before is None:
         return None
     seconds = (now - before).total_seconds()
@@ -181,8 +190,10 @@ def serving_figures(document: Mapping | None, previous: Mapping | None = None) -
         window, before, window_s = SINCE_RESTART, None, None
     else:
         window = WINDOW
-    finished = {reason: _delta(value, (before or {}).get("finished", {}).get(reason))
-                for reason, value in current["finished"].items()}
+    finished = {
+        reason: _delta(value, (before or {}).get("finished", {}).get(reason))
+        for reason, value in current["finished"].items()
+    }
     requests = sum(finished.values()) if finished else None
     http_5xx = _delta(current["http_5xx"], (before or {}).get("http_5xx"))
     errors = None
@@ -208,8 +219,11 @@ def serving_figures(document: Mapping | None, previous: Mapping | None = None) -
         figures["errors_per_s"] = round(errors / window_s, 3) if errors is not None else None
     for name in LATENCIES:
         histogram = current["histograms"].get(name)
-        figures[name] = _window_histogram(histogram, (before or {}).get("histograms", {}).get(name)) \
-            if histogram and histogram["buckets"] is not None else None
+        figures[name] = (
+            _window_histogram(histogram, (before or {}).get("histograms", {}).get(name))
+            if histogram and histogram["buckets"] is not None
+            else None
+        )
     return figures
 
 
@@ -223,35 +237,46 @@ def engine_figures(document: Mapping | None, previous: Mapping | None = None) ->
     if metrics is None:
         return None
     window_s = _seconds_between(document, previous) if metrics_of(previous) is not None else None
-    before = {engine.get("engine"): engine for engine in _mapping(metrics_of(previous)).get("engines") or ()
-              if isinstance(engine, Mapping)} if window_s else {}
+    before = (
+        {
+            engine.get("engine"): engine
+            for engine in _mapping(metrics_of(previous)).get("engines") or ()
+            if isinstance(engine, Mapping)
+        }
+        if window_s
+        else {}
+    )
     result = []
     for engine in metrics.get("engines") or ():
         if not isinstance(engine, Mapping):
             continue
         earlier = _mapping(before.get(engine.get("engine")))
-
-        def rise(name: str) -> float | None:
-            now, then = _number(engine.get(name)), _number(earlier.get(name))
-            # A counter that went down is a restart: no rate rather than a negative one.
-            return now - then if now is not None and then is not None and now >= then else None
-
-        def rate(name: str) -> float | None:
-            delta = rise(name)
-            return round(delta / window_s, 3) if delta is not None and window_s else None
-
-        queries, hits = rise("prefix_cache_queries_total"), rise("prefix_cache_hits_total")
-        result.append({
-            "engine": _number(engine.get("engine")),
-            "prompt_tps": rate("prompt_tokens_total"),
-            "generation_tps": rate("generation_tokens_total"),
-            "running": _number(engine.get("running")),
-            "waiting": _number(engine.get("waiting")),
-            "kv_cache_pct": _number(engine.get("kv_cache_pct")),
-            "prefix_cache_hit_pct": round(100.0 * hits / queries, 3) if queries and hits is not None else None,
-            "preemptions": rise("preemptions_total"),
-        })
+        queries = _counter_rise(engine, earlier, "prefix_cache_queries_total")
+        hits = _counter_rise(engine, earlier, "prefix_cache_hits_total")
+        result.append(
+            {
+                "engine": _number(engine.get("engine")),
+                "prompt_tps": _counter_rate(engine, earlier, "prompt_tokens_total", window_s),
+                "generation_tps": _counter_rate(engine, earlier, "generation_tokens_total", window_s),
+                "running": _number(engine.get("running")),
+                "waiting": _number(engine.get("waiting")),
+                "kv_cache_pct": _number(engine.get("kv_cache_pct")),
+                "prefix_cache_hit_pct": round(100.0 * hits / queries, 3) if queries and hits is not None else None,
+                "preemptions": _counter_rise(engine, earlier, "preemptions_total"),
+            }
+        )
     return result or None
+
+
+def _counter_rise(engine: Mapping, earlier: Mapping, name: str) -> float | None:
+    now, then = _number(engine.get(name)), _number(earlier.get(name))
+    # A counter that went down is a restart: no rate rather than a negative one.
+    return now - then if now is not None and then is not None and now >= then else None
+
+
+def _counter_rate(engine: Mapping, earlier: Mapping, name: str, window_s: float | None) -> float | None:
+    delta = _counter_rise(engine, earlier, name)
+    return round(delta / window_s, 3) if delta is not None and window_s else None
 
 
 def window_text(figures: Mapping) -> str:

@@ -17,13 +17,17 @@ from collections.abc import Mapping
 DASHBOARD = "gpufleet.vllm.dashboard"
 RUNNER_CALLBACK = "awx_display"
 
-ENABLE_HINT = ("set ANSIBLE_STDOUT_CALLBACK=gpufleet.vllm.dashboard in the environment, or "
-               "stdout_callback = gpufleet.vllm.dashboard in the [defaults] section of your ansible.cfg")
-RUNNER_HINT = ("under ansible-runner, AWX, AAP or ansible-navigator only the job's environment counts "
-               "(ansible.cfg's stdout_callback is replaced by the runner's awx_display): set "
-               "ANSIBLE_STDOUT_CALLBACK=gpufleet.vllm.dashboard in env/envvars (ansible-runner), the job "
-               "template's or the instance's extra environment variables (AWX, AAP), or "
-               "ansible-navigator's execution-environment environment-variables set")
+ENABLE_HINT = (
+    "set ANSIBLE_STDOUT_CALLBACK=gpufleet.vllm.dashboard in the environment, or "
+    "stdout_callback = gpufleet.vllm.dashboard in the [defaults] section of your ansible.cfg"
+)
+RUNNER_HINT = (
+    "under ansible-runner, AWX, AAP or ansible-navigator only the job's environment counts "
+    "(ansible.cfg's stdout_callback is replaced by the runner's awx_display): set "
+    "ANSIBLE_STDOUT_CALLBACK=gpufleet.vllm.dashboard in env/envvars (ansible-runner), the job "
+    "template's or the instance's extra environment variables (AWX, AAP), or "
+    "ansible-navigator's execution-environment environment-variables set"
+)
 
 
 def under_job_runner(configured_callback: str, environ: Mapping[str, str]) -> bool:
@@ -44,5 +48,7 @@ def dashboard_callback_problem(configured_callback: str, environ: Mapping[str, s
     if effective == DASHBOARD:
         return None
     hint = RUNNER_HINT if under_job_runner(configured_callback, environ) else ENABLE_HINT
-    return ("gpufleet.vllm.watch shows the fleet with the stdout callback %s, and this run's stdout callback "
-            "is %r: %s." % (DASHBOARD, effective, hint))
+    return (
+        "gpufleet.vllm.watch shows the fleet with the stdout callback %s, and this run's stdout callback "
+        "is %r: %s." % (DASHBOARD, effective, hint)
+    )

@@ -94,8 +94,10 @@ class Thresholds:
             if isinstance(default, Band):
                 if not isinstance(value, dict) or set(value) - {"warn", "fail"}:
                     raise ValueError(f"threshold {key!r} must be a mapping with 'warn' and/or 'fail'")
-                value = Band(_number(f"{key}.warn", value.get("warn", default.warn)),
-                             _number(f"{key}.fail", value.get("fail", default.fail)))
+                value = Band(
+                    _number(f"{key}.warn", value.get("warn", default.warn)),
+                    _number(f"{key}.fail", value.get("fail", default.fail)),
+                )
                 if value.warn > value.fail:
                     raise ValueError(f"threshold {key!r}: warn ({value.warn:g}) is above fail ({value.fail:g})")
             else:

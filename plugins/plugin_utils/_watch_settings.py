@@ -54,14 +54,21 @@ class WatchSettings:
     def as_result(self) -> dict:
         """What the watch's tasks and the dashboard read (plain types, for a task result)."""
         return {
-            "refresh_interval_s": self.refresh_interval_s, "interval_s": self.interval_s,
-            "min_interval_s": self.min_interval_s, "cycles": self.cycles,
+            "refresh_interval_s": self.refresh_interval_s,
+            "interval_s": self.interval_s,
+            "min_interval_s": self.min_interval_s,
+            "cycles": self.cycles,
             # The retry loop's count: one attempt per cycle; 0 cycles runs until Ctrl-C.
             "retries": self.cycles - 1 if self.cycles > 0 else 1_000_000_000,
-            "view": self.view, "sort": self.sort, "log_lines": self.log_lines,
-            "docker_path": self.docker_path, "nvidia_smi_path": self.nvidia_smi_path,
-            "command_timeout_s": self.command_timeout_s, "wait_timeout_s": self.wait_timeout_s,
-            "thresholds": dataclasses.asdict(self.thresholds), "custom_checks": list(self.custom_checks),
+            "view": self.view,
+            "sort": self.sort,
+            "log_lines": self.log_lines,
+            "docker_path": self.docker_path,
+            "nvidia_smi_path": self.nvidia_smi_path,
+            "command_timeout_s": self.command_timeout_s,
+            "wait_timeout_s": self.wait_timeout_s,
+            "thresholds": dataclasses.asdict(self.thresholds),
+            "custom_checks": list(self.custom_checks),
         }
 
 

@@ -24,8 +24,7 @@ from fakegpu.scenarios import DEFAULT_CONTAINER, SCENARIOS
 EXIT_USAGE = 2
 SIMULATOR_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
-MODULE_GPU_FIELDS = ("index,uuid,name,temperature.gpu,utilization.gpu,power.draw,power.limit,"
-                     "memory.used,memory.total")
+MODULE_GPU_FIELDS = "index,uuid,name,temperature.gpu,utilization.gpu,power.draw,power.limit,memory.used,memory.total"
 
 _EXECUTABLE = """#!{python} -IS
 # Made by 'fakegpu make-host': the {command} of the simulated host {host_dir}
@@ -57,30 +56,38 @@ def make_host(host_dir: str, scenario_name: str, elapsed=None, container=None, e
         raise SimulatorError("--elapsed must be 0 or more seconds, got %s" % elapsed)
     python = sys.executable
     if not python or " " in python or len(python) + 5 > _SHEBANG_LIMIT:
-        raise SimulatorError("cannot use %r in a #! line (empty, has a space or too long); run "
-                             "fakegpu with another Python" % python)
+        raise SimulatorError(
+            "cannot use %r in a #! line (empty, has a space or too long); run fakegpu with another Python" % python
+        )
     host_dir = os.path.abspath(host_dir)
     os.makedirs(os.path.join(host_dir, "bin"), exist_ok=True)
     for command, entry in (("nvidia-smi", "nvidia_smi_main"), (engine, "docker_main")):
-        _write_executable(os.path.join(host_dir, "bin", command), _EXECUTABLE.format(
-            python=python, command=command, host_dir=host_dir, root=SIMULATOR_ROOT, entry=entry))
+        _write_executable(
+            os.path.join(host_dir, "bin", command),
+            _EXECUTABLE.format(python=python, command=command, host_dir=host_dir, root=SIMULATOR_ROOT, entry=entry),
+        )
     # The kernel-log commands and the process table that node_info's GPU depth reads (fakegpu.kernel).
     from fakegpu import kernel
     from fakegpu.runs import CONTAINER_ID
 
     for command, entry in (("dmesg", "dmesg_main"), ("journalctl", "journalctl_main")):
-        _write_executable(os.path.join(host_dir, "bin", command), _EXECUTABLE.format(
-            python=python, command=command, host_dir=host_dir, root=SIMULATOR_ROOT, entry=entry))
+        _write_executable(
+            os.path.join(host_dir, "bin", command),
+            _EXECUTABLE.format(python=python, command=command, host_dir=host_dir, root=SIMULATOR_ROOT, entry=entry),
+        )
     kernel.write_proc(host_dir, CONTAINER_ID)
     now = hoststate.clock()
-    hoststate.save_state(host_dir, {
-        "scenario": scenario.name,
-        "engine": engine,
-        "container": container or DEFAULT_CONTAINER,
-        "started_epoch": now - (scenario.default_elapsed if elapsed is None else elapsed),
-        "overrides": {},
-        "previous_runs": [],
-    })
+    hoststate.save_state(
+        host_dir,
+        {
+            "scenario": scenario.name,
+            "engine": engine,
+            "container": container or DEFAULT_CONTAINER,
+            "started_epoch": now - (scenario.default_elapsed if elapsed is None else elapsed),
+            "overrides": {},
+            "previous_runs": [],
+        },
+    )
 
 
 def set_state(host_dir: str, items) -> dict:
@@ -91,9 +98,9 @@ def set_state(host_dir: str, items) -> dict:
     for item in items:
         key, has_value, value = item.partition("=")
         if key == "restart" and not has_value:
-            state.setdefault("previous_runs", []).append({
-                "scenario": state["scenario"], "started_epoch": state["started_epoch"],
-                "finished_epoch": now})
+            state.setdefault("previous_runs", []).append(
+                {"scenario": state["scenario"], "started_epoch": state["started_epoch"], "finished_epoch": now}
+            )
             state["started_epoch"] = now
         elif not has_value:
             raise SimulatorError("expected KEY=VALUE or restart, got %r" % item)
@@ -119,11 +126,14 @@ def set_state(host_dir: str, items) -> dict:
             elif value in OVERRIDES[key]:
                 overrides[key] = value
             else:
-                raise SimulatorError("%s must be one of %s or default, got %r"
-                                     % (key, ", ".join(OVERRIDES[key]), value))
+                raise SimulatorError(
+                    "%s must be one of %s or default, got %r" % (key, ", ".join(OVERRIDES[key]), value)
+                )
         else:
-            raise SimulatorError("unknown key %r (known: scenario, elapsed, restart_count, %s, "
-                                 "nvidia_smi_output, restart)" % (key, ", ".join(OVERRIDES)))
+            raise SimulatorError(
+                "unknown key %r (known: scenario, elapsed, restart_count, %s, "
+                "nvidia_smi_output, restart)" % (key, ", ".join(OVERRIDES))
+            )
     hoststate.save_state(host_dir, state)
     return state
 
@@ -160,18 +170,16 @@ def show(host_dir: str, tail: int) -> str:
 
     host = hoststate.Host(host_dir)
     calls = (
-        ("nvidia-smi", nvidia_smi.answer,
-         ["--query-gpu=" + MODULE_GPU_FIELDS, "--format=csv,noheader,nounits"]),
+        ("nvidia-smi", nvidia_smi.answer, ["--query-gpu=" + MODULE_GPU_FIELDS, "--format=csv,noheader,nounits"]),
         (host.engine, docker_cli.answer, ["container", "inspect", host.container]),
-        (host.engine, docker_cli.answer,
-         ["logs", "--timestamps", "--tail", str(tail), host.container]),
+        (host.engine, docker_cli.answer, ["logs", "--timestamps", "--tail", str(tail), host.container]),
     )
-    lines = ["%s: scenario %s (%s), container %s, %.1f s since the current start"
-             % (host_dir, host.scenario.name, host.scenario.description, host.container,
-                host.elapsed)]
+    lines = [
+        "%s: scenario %s (%s), container %s, %.1f s since the current start"
+        % (host_dir, host.scenario.name, host.scenario.description, host.container, host.elapsed)
+    ]
     if host.overrides:
-        lines.append("overrides: " + ", ".join("%s=%s" % item
-                                               for item in sorted(host.overrides.items())))
+        lines.append("overrides: " + ", ".join("%s=%s" % item for item in sorted(host.overrides.items())))
     for command, answer, argv in calls:
         out = answer(host, argv)
         lines.append("")
@@ -195,8 +203,11 @@ def _parser() -> argparse.ArgumentParser:
     make.add_argument("scenario")
     make.add_argument("--elapsed", type=float, help="seconds since the container started")
     make.add_argument("--container", help="container name (default %s)" % DEFAULT_CONTAINER)
-    make.add_argument("--engine", default="docker", help="container CLI the host has: docker "
-                      "(bin/docker, the default) or podman (bin/podman)")
+    make.add_argument(
+        "--engine",
+        default="docker",
+        help="container CLI the host has: docker (bin/docker, the default) or podman (bin/podman)",
+    )
     change = commands.add_parser("set", help="change a host at run time (fault injection)")
     change.add_argument("dir")
     change.add_argument("items", nargs="+", metavar="KEY=VALUE|restart")
@@ -216,8 +227,9 @@ def main(argv) -> int:
             set_state(args.dir, args.items)
         elif args.command == "list":
             width = max(len(name) for name in SCENARIOS)
-            sys.stdout.write("".join("%s  %s\n" % (name.ljust(width), scenario.description)
-                                     for name, scenario in SCENARIOS.items()))
+            sys.stdout.write(
+                "".join("%s  %s\n" % (name.ljust(width), scenario.description) for name, scenario in SCENARIOS.items())
+            )
         else:
             sys.stdout.write(show(args.dir, args.tail))
     except SimulatorError as exc:

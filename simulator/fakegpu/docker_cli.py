@@ -15,22 +15,21 @@ from __future__ import annotations
 
 from fakegpu.output import Output
 
-DAEMON_DOWN = ("Cannot connect to the Docker daemon at unix:///var/run/docker.sock. Is the docker "
-               "daemon running?\n")
+DAEMON_DOWN = "Cannot connect to the Docker daemon at unix:///var/run/docker.sock. Is the docker daemon running?\n"
 PERMISSION_DENIED = (
     "permission denied while trying to connect to the Docker daemon socket at "
-    "unix:///var/run/docker.sock: Get \"http://%%2Fvar%%2Frun%%2Fdocker.sock/v1.50/containers/"
-    "%s/json\": dial unix /var/run/docker.sock: connect: permission denied\n"
+    'unix:///var/run/docker.sock: Get "http://%%2Fvar%%2Frun%%2Fdocker.sock/v1.50/containers/'
+    '%s/json": dial unix /var/run/docker.sock: connect: permission denied\n'
 )
 NO_SUCH_CONTAINER = "Error response from daemon: No such container: %s\n"
 NO_SUCH_OBJECT = "Error: No such object: %s\n"
-PODMAN_NO_SUCH_CONTAINER = "Error: no container with name or ID \"%s\" found: no such container\n"
+PODMAN_NO_SUCH_CONTAINER = 'Error: no container with name or ID "%s" found: no such container\n'
 EXIT_PODMAN_ERROR = 125
-FORMAT_NOT_SIMULATED = ("fakegpu: %s inspect --format is not simulated (no Go template engine); "
-                        "read the JSON document without --format\n")
+FORMAT_NOT_SIMULATED = (
+    "fakegpu: %s inspect --format is not simulated (no Go template engine); read the JSON document without --format\n"
+)
 EXIT_SIMULATOR_ERROR = 2
-LOGS_UNSUPPORTED = ("Error response from daemon: configured logging driver does not support "
-                    "reading\n")
+LOGS_UNSUPPORTED = "Error response from daemon: configured logging driver does not support reading\n"
 CLIENT_VERSION = "Docker version 28.2.2, build e6534b4\n"
 PODMAN_VERSION = "podman version 4.9.3\n"
 HANG_SECONDS = 3600
@@ -60,14 +59,12 @@ def _split_options(argv, command: str, with_value, switches):
             positional.append(arg)
             continue
         name, has_value, value = arg.partition("=")
-        if name not in with_value and not has_value and len(arg) > 2 and arg[1] != "-" \
-                and arg[:2] in with_value:
+        if name not in with_value and not has_value and len(arg) > 2 and arg[1] != "-" and arg[:2] in with_value:
             name, has_value, value = arg[:2], True, arg[2:]
         if name in with_value:
             if not has_value:
                 if not args:
-                    raise UsageError("flag needs an argument: %s\nSee 'docker %s --help'.\n"
-                                     % (name, command))
+                    raise UsageError("flag needs an argument: %s\nSee 'docker %s --help'.\n" % (name, command))
                 value = args.pop(0)
             values[with_value[name]] = value
         elif name in switches:
@@ -114,12 +111,13 @@ def inspect(host, argv, plain: bool) -> Output:
 
     out = Output()
     command = "inspect" if plain else "container inspect"
-    values, names = _split_options(argv, command, {"-f": "format", "--format": "format",
-                                                   "--type": "type"},
-                                   {"-s": "size", "--size": "size"})
+    values, names = _split_options(
+        argv, command, {"-f": "format", "--format": "format", "--type": "type"}, {"-s": "size", "--size": "size"}
+    )
     if not names:
-        raise UsageError("\"docker %s\" requires at least 1 argument.\nSee 'docker %s --help'.\n"
-                         % (command, command), status=1)
+        raise UsageError(
+            "\"docker %s\" requires at least 1 argument.\nSee 'docker %s --help'.\n" % (command, command), status=1
+        )
     if values.get("format"):
         return out.finish(EXIT_SIMULATOR_ERROR, stderr=FORMAT_NOT_SIMULATED % host.engine)
     failed = _daemon_error(host, names[0], out)
@@ -141,13 +139,19 @@ def logs(host, argv) -> Output:
     """``docker logs [-t] [-n N|--tail N] [--since X] [--until X] NAME``."""
     out = Output()
     values, names = _split_options(
-        argv, "logs",
+        argv,
+        "logs",
         {"-n": "tail", "--tail": "tail", "--since": "since", "--until": "until"},
-        {"-t": "timestamps", "--timestamps": "timestamps", "-f": "follow", "--follow": "follow",
-         "--details": "details"})
+        {
+            "-t": "timestamps",
+            "--timestamps": "timestamps",
+            "-f": "follow",
+            "--follow": "follow",
+            "--details": "details",
+        },
+    )
     if len(names) != 1:
-        raise UsageError("\"docker logs\" requires exactly 1 argument.\n"
-                         "See 'docker logs --help'.\n", status=1)
+        raise UsageError("\"docker logs\" requires exactly 1 argument.\nSee 'docker logs --help'.\n", status=1)
     name = names[0]
     failed = _daemon_error(host, name, out)
     if failed is not None:
@@ -172,10 +176,8 @@ def logs(host, argv) -> Output:
         if key in values:
             bounds[key] = parse_time(values[key], host.now)
             if bounds[key] is None:
-                return out.finish(1, stderr="failed to parse value as time or duration: \"%s\"\n"
-                                  % values[key])
-    selected = container_logs.entries(host, tail if tail >= 0 else None,
-                                      bounds.get("since"), bounds.get("until"))
+                return out.finish(1, stderr='failed to parse value as time or duration: "%s"\n' % values[key])
+    selected = container_logs.entries(host, tail if tail >= 0 else None, bounds.get("since"), bounds.get("until"))
     stamps = values.get("timestamps", False)
     podman = host.engine == "podman"
     for entry in selected:
@@ -209,8 +211,9 @@ def answer(host, argv) -> Output:
     if args[:1] == ["logs"]:
         return _guarded(logs, host, args[1:])
     shown = " ".join(argv) if argv else ""
-    return Output().finish(1, stderr="docker: unknown command: docker %s\n\nRun 'docker --help' "
-                           "for more information\n" % shown)
+    return Output().finish(
+        1, stderr="docker: unknown command: docker %s\n\nRun 'docker --help' for more information\n" % shown
+    )
 
 
 def _guarded(command, host, *args) -> Output:

@@ -17,8 +17,7 @@ DRIVER_VERSION = "570.133.20"  # hypr's image: "Ubuntu Server 24.04 LTS R570 CUD
 class Card:
     """The fixed properties of one GPU model."""
 
-    def __init__(self, name, memory_total, memory_reserved, power_limit, sm_max, mem_clock,
-                 vbios):
+    def __init__(self, name, memory_total, memory_reserved, power_limit, sm_max, mem_clock, vbios):
         self.name = name
         self.memory_total = memory_total
         self.memory_reserved = memory_reserved

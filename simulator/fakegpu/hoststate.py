@@ -60,8 +60,9 @@ def load_state(host_dir: str) -> dict:
         with open(state_path(host_dir), encoding="utf-8") as handle:
             return minijson.loads(handle.read())
     except FileNotFoundError:
-        raise SimulatorError("no simulated host at %s (no %s; create one with 'fakegpu "
-                             "make-host DIR SCENARIO')" % (host_dir, STATE_FILE)) from None
+        raise SimulatorError(
+            "no simulated host at %s (no %s; create one with 'fakegpu make-host DIR SCENARIO')" % (host_dir, STATE_FILE)
+        ) from None
     except (OSError, ValueError) as exc:
         raise SimulatorError("cannot read %s: %s" % (state_path(host_dir), exc)) from None
 
@@ -93,8 +94,9 @@ class Host:
             if self.engine not in ENGINES:
                 raise ValueError("engine must be one of %s, not %r" % (", ".join(ENGINES), self.engine))
         except (KeyError, TypeError, ValueError) as exc:
-            raise SimulatorError("%s is not a fakegpu state (%s: %s)"
-                                 % (state_path(host_dir), type(exc).__name__, exc)) from None
+            raise SimulatorError(
+                "%s is not a fakegpu state (%s: %s)" % (state_path(host_dir), type(exc).__name__, exc)
+            ) from None
         self.now = clock() if now is None else now
 
     @property

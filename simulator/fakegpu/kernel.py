@@ -36,9 +36,11 @@ BOOT_LINES = (
     (-898.0, "NVRM: loading NVIDIA UNIX x86_64 Kernel Module  570.133.20"),
 )
 DMESG_DENIED = "dmesg: read kernel buffer failed: Operation not permitted\n"
-JOURNAL_HINT = ("Hint: You are currently not seeing messages from other users and the system.\n"
-                "      Users in groups 'adm', 'systemd-journal' can see all messages.\n"
-                "      Pass -q to turn off this notice.\n")
+JOURNAL_HINT = (
+    "Hint: You are currently not seeing messages from other users and the system.\n"
+    "      Users in groups 'adm', 'systemd-journal' can see all messages.\n"
+    "      Pass -q to turn off this notice.\n"
+)
 
 
 def write_proc(host_dir: str, container_id: str) -> None:

@@ -32,7 +32,7 @@ def _skip(text: str, pos: int) -> int:
 
 
 def _value(text: str, pos: int):
-    char = text[pos:pos + 1]
+    char = text[pos : pos + 1]
     if char == "{":
         return _object(text, pos + 1)
     if char == "[":
@@ -59,20 +59,20 @@ def _value(text: str, pos: int):
 def _object(text: str, pos: int):
     result = {}
     pos = _skip(text, pos)
-    if text[pos:pos + 1] == "}":
+    if text[pos : pos + 1] == "}":
         return result, pos + 1
     while True:
-        if text[pos:pos + 1] != '"':
+        if text[pos : pos + 1] != '"':
             raise ValueError("expected a key at offset %d" % pos)
         key, pos = _string(text, pos + 1)
         pos = _skip(text, pos)
-        if text[pos:pos + 1] != ":":
+        if text[pos : pos + 1] != ":":
             raise ValueError("expected ':' at offset %d" % pos)
         result[key], pos = _value(text, _skip(text, pos + 1))
         pos = _skip(text, pos)
-        if text[pos:pos + 1] == "}":
+        if text[pos : pos + 1] == "}":
             return result, pos + 1
-        if text[pos:pos + 1] != ",":
+        if text[pos : pos + 1] != ",":
             raise ValueError("expected ',' or '}' at offset %d" % pos)
         pos = _skip(text, pos + 1)
 
@@ -80,15 +80,15 @@ def _object(text: str, pos: int):
 def _array(text: str, pos: int):
     result = []
     pos = _skip(text, pos)
-    if text[pos:pos + 1] == "]":
+    if text[pos : pos + 1] == "]":
         return result, pos + 1
     while True:
         item, pos = _value(text, _skip(text, pos))
         result.append(item)
         pos = _skip(text, pos)
-        if text[pos:pos + 1] == "]":
+        if text[pos : pos + 1] == "]":
             return result, pos + 1
-        if text[pos:pos + 1] != ",":
+        if text[pos : pos + 1] != ",":
             raise ValueError("expected ',' or ']' at offset %d" % pos)
         pos += 1
 
@@ -104,12 +104,12 @@ def _string(text: str, pos: int):
             raise ValueError("unterminated string at offset %d" % pos)
         if text[end] == '"':
             return "".join(pieces), end + 1
-        escape = text[end + 1:end + 2]
+        escape = text[end + 1 : end + 2]
         if escape == "u":
-            code = int(text[end + 2:end + 6], 16)
+            code = int(text[end + 2 : end + 6], 16)
             pos = end + 6
             if 0xD800 <= code < 0xDC00 and text.startswith("\\u", pos):
-                low = int(text[pos + 2:pos + 6], 16)
+                low = int(text[pos + 2 : pos + 6], 16)
                 if 0xDC00 <= low < 0xE000:
                     code = 0x10000 + ((code - 0xD800) << 10) + (low - 0xDC00)
                     pos += 6

@@ -26,8 +26,7 @@ NVML_MISSING = (
     "Please also try adding directory that contains libnvidia-ml.so to your system PATH.\n"
 )
 NO_DEVICES = "No devices were found\n"
-GPU_LOST = ("Unable to determine the device handle for GPU %s: GPU is lost.  Reboot the system "
-            "to recover this GPU\n")
+GPU_LOST = "Unable to determine the device handle for GPU %s: GPU is lost.  Reboot the system to recover this GPU\n"
 BAD_FIELD = 'Field "%s" is not a valid field to query.\n\n'
 FORMAT_MISSING = "\"--format=\" switch is missing. Please run 'nvidia-smi -h' for help.\n\n"
 FORMAT_NOT_CSV = "Format modifier --format=csv is mandatory.\n\n"
@@ -43,26 +42,61 @@ EXIT_GPU_LOST = 15
 
 # Field -> unit shown without ``nounits`` (and in the header). Aliases map to these names.
 UNITS = {
-    "index": "", "uuid": "", "name": "", "serial": "", "pci.bus_id": "", "driver_version": "",
-    "vbios_version": "", "count": "", "pstate": "", "fan.speed": "%", "temperature.gpu": "",
-    "temperature.memory": "", "utilization.gpu": "%", "utilization.memory": "%",
-    "power.draw": "W", "power.draw.average": "W", "power.draw.instant": "W",
-    "power.limit": "W", "enforced.power.limit": "W", "power.default_limit": "W",
-    "power.max_limit": "W", "memory.total": "MiB", "memory.reserved": "MiB",
-    "memory.used": "MiB", "memory.free": "MiB", "clocks.sm": "MHz", "clocks.gr": "MHz",
-    "clocks.mem": "MHz", "clocks.max.sm": "MHz", "clocks.max.mem": "MHz",
-    "ecc.errors.uncorrected.volatile.total": "", "ecc.mode.current": "",
-    "mig.mode.current": "", "persistence_mode": "", "compute_mode": "",
-    "pcie.link.gen.gpucurrent": "", "pcie.link.width.current": "",
-    "clocks_event_reasons.active": "", "retired_pages.pending": "", "remapped_rows.pending": "",
+    "index": "",
+    "uuid": "",
+    "name": "",
+    "serial": "",
+    "pci.bus_id": "",
+    "driver_version": "",
+    "vbios_version": "",
+    "count": "",
+    "pstate": "",
+    "fan.speed": "%",
+    "temperature.gpu": "",
+    "temperature.memory": "",
+    "utilization.gpu": "%",
+    "utilization.memory": "%",
+    "power.draw": "W",
+    "power.draw.average": "W",
+    "power.draw.instant": "W",
+    "power.limit": "W",
+    "enforced.power.limit": "W",
+    "power.default_limit": "W",
+    "power.max_limit": "W",
+    "memory.total": "MiB",
+    "memory.reserved": "MiB",
+    "memory.used": "MiB",
+    "memory.free": "MiB",
+    "clocks.sm": "MHz",
+    "clocks.gr": "MHz",
+    "clocks.mem": "MHz",
+    "clocks.max.sm": "MHz",
+    "clocks.max.mem": "MHz",
+    "ecc.errors.uncorrected.volatile.total": "",
+    "ecc.mode.current": "",
+    "mig.mode.current": "",
+    "persistence_mode": "",
+    "compute_mode": "",
+    "pcie.link.gen.gpucurrent": "",
+    "pcie.link.width.current": "",
+    "clocks_event_reasons.active": "",
+    "retired_pages.pending": "",
+    "remapped_rows.pending": "",
 }
 ALIASES = {
-    "gpu_name": "name", "gpu_uuid": "uuid", "gpu_bus_id": "pci.bus_id", "gpu_serial": "serial",
-    "clocks.current.sm": "clocks.sm", "clocks.current.graphics": "clocks.gr",
-    "clocks.graphics": "clocks.gr", "clocks.current.memory": "clocks.mem",
-    "clocks.memory": "clocks.mem", "clocks.max.graphics": "clocks.max.sm",
-    "clocks.max.memory": "clocks.max.mem", "clocks_throttle_reasons.active":
-    "clocks_event_reasons.active", "enforced.power.limit": "enforced.power.limit",
+    "gpu_name": "name",
+    "gpu_uuid": "uuid",
+    "gpu_bus_id": "pci.bus_id",
+    "gpu_serial": "serial",
+    "clocks.current.sm": "clocks.sm",
+    "clocks.current.graphics": "clocks.gr",
+    "clocks.graphics": "clocks.gr",
+    "clocks.current.memory": "clocks.mem",
+    "clocks.memory": "clocks.mem",
+    "clocks.max.graphics": "clocks.max.sm",
+    "clocks.max.memory": "clocks.max.mem",
+    "clocks_throttle_reasons.active": "clocks_event_reasons.active",
+    "enforced.power.limit": "enforced.power.limit",
 }
 
 
@@ -88,8 +122,9 @@ def _parse_args(argv):
                 if not args:
                     return options, BAD_ARGUMENTS
                 value = args.pop(0)
-            options[{"--query-gpu": "query", "--format": "format",
-                     "--query-compute-apps": "apps"}.get(name, "id")] = value
+            options[{"--query-gpu": "query", "--format": "format", "--query-compute-apps": "apps"}.get(name, "id")] = (
+                value
+            )
         elif arg in ("-L", "--list-gpus"):
             options["list"] = True
         elif arg in ("-h", "--help"):
@@ -121,15 +156,17 @@ def _query(out: Output, options, host_rows, lost) -> int:
         fields.append(canonical)
     with_units = "nounits" not in modifiers
     if "noheader" not in modifiers:
-        out.stdout(", ".join(
-            "%s [%s]" % (name, UNITS[field]) if UNITS[field] else name
-            for name, field in zip(requested, fields)) + "\n")
+        out.stdout(
+            ", ".join(
+                "%s [%s]" % (name, UNITS[field]) if UNITS[field] else name for name, field in zip(requested, fields)
+            )
+            + "\n"
+        )
     for each in host_rows:
         if each["index"] in lost:
             out.stdout(GPU_LOST % _short_bus_id(each))
             continue
-        out.stdout(", ".join(_cell(each[field], UNITS[field], with_units) for field in fields)
-                   + "\n")
+        out.stdout(", ".join(_cell(each[field], UNITS[field], with_units) for field in fields) + "\n")
     return EXIT_GPU_LOST if lost else 0
 
 
@@ -142,8 +179,9 @@ def _select(host_rows, wanted):
     if wanted is None:
         return host_rows
     keys = set(wanted.split(","))
-    return [each for each in host_rows
-            if str(each["index"]) in keys or each["uuid"] in keys or each["pci.bus_id"] in keys]
+    return [
+        each for each in host_rows if str(each["index"]) in keys or each["uuid"] in keys or each["pci.bus_id"] in keys
+    ]
 
 
 def _list(out: Output, host_rows, lost) -> int:
@@ -165,28 +203,40 @@ def _table(out: Output, host_rows, lost, now: float) -> int:
     rule = "+" + "+".join("-" * width for width in widths) + "+\n"
     out.stdout(time.strftime("%a %b %d %H:%M:%S %Y", time.gmtime(now)) + "\n")
     out.stdout("+" + "-" * 89 + "+\n")
-    out.stdout(("| NVIDIA-SMI %s             Driver Version: %s     CUDA Version: 12.8"
-                % (gpus.DRIVER_VERSION, gpus.DRIVER_VERSION)).ljust(90) + "|\n")
+    out.stdout(
+        (
+            "| NVIDIA-SMI %s             Driver Version: %s     CUDA Version: 12.8"
+            % (gpus.DRIVER_VERSION, gpus.DRIVER_VERSION)
+        ).ljust(90)
+        + "|\n"
+    )
     out.stdout(rule)
-    out.stdout(_table_row(" GPU  Name                 Persistence-M ", " Bus-Id          Disp.A ",
-                          " Volatile Uncorr. ECC "))
-    out.stdout(_table_row(" Fan  Temp   Perf          Pwr:Usage/Cap ", "           Memory-Usage ",
-                          " GPU-Util  Compute M. "))
+    out.stdout(
+        _table_row(" GPU  Name                 Persistence-M ", " Bus-Id          Disp.A ", " Volatile Uncorr. ECC ")
+    )
+    out.stdout(
+        _table_row(" Fan  Temp   Perf          Pwr:Usage/Cap ", "           Memory-Usage ", " GPU-Util  Compute M. ")
+    )
     out.stdout(rule.replace("-", "="))
     for each in host_rows:
         if each["index"] in lost:
             out.stdout(GPU_LOST % _short_bus_id(each))
             continue
-        out.stdout(_table_row(
-            ("%4d  %s" % (each["index"], each["name"])).ljust(widths[0] - 4) + "On  ",
-            ("%s Off " % each["pci.bus_id"]).rjust(widths[1]),
-            ("%d " % each["ecc.errors.uncorrected.volatile.total"]).rjust(widths[2])))
+        out.stdout(
+            _table_row(
+                ("%4d  %s" % (each["index"], each["name"])).ljust(widths[0] - 4) + "On  ",
+                ("%s Off " % each["pci.bus_id"]).rjust(widths[1]),
+                ("%d " % each["ecc.errors.uncorrected.volatile.total"]).rjust(widths[2]),
+            )
+        )
         head = " N/A   %2dC    %-2s" % (each["temperature.gpu"], each["pstate"])
-        out.stdout(_table_row(
-            head + ("%dW / %4dW " % (each["power.draw"], each["power.limit"])).rjust(
-                widths[0] - len(head)),
-            ("%dMiB / %6dMiB " % (each["memory.used"], each["memory.total"])).rjust(widths[1]),
-            ("%d%%      Default " % each["utilization.gpu"]).rjust(widths[2])))
+        out.stdout(
+            _table_row(
+                head + ("%dW / %4dW " % (each["power.draw"], each["power.limit"])).rjust(widths[0] - len(head)),
+                ("%dMiB / %6dMiB " % (each["memory.used"], each["memory.total"])).rjust(widths[1]),
+                ("%d%%      Default " % each["utilization.gpu"]).rjust(widths[2]),
+            )
+        )
         out.stdout(rule)
     return EXIT_GPU_LOST if lost else 0
 
@@ -231,8 +281,9 @@ def answer(host, argv) -> Output:
         if options["apps"] != "gpu_uuid,pid,process_name,used_memory" or not options["format"]:
             return out.finish(EXIT_BAD_ARGUMENT, BAD_ARGUMENTS)
         running = host.container_exists and inspect_document(host)["State"]["Running"]
-        out.status = kernel.compute_apps(out, host, [r for r in host_rows if r["index"] not in lost], running,
-                                         "nounits" not in options["format"])
+        out.status = kernel.compute_apps(
+            out, host, [r for r in host_rows if r["index"] not in lost], running, "nounits" not in options["format"]
+        )
     elif options["query"] is not None:
         out.status = _query(out, options, host_rows, lost)
     elif options["list"]:

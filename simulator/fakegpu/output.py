@@ -56,7 +56,7 @@ class Output:
             for fd, texts in runs:
                 data = "".join(texts).encode("utf-8", "surrogateescape")
                 while data:
-                    data = data[os.write(fd, data):]
+                    data = data[os.write(fd, data) :]
         except BrokenPipeError:
             # The reader went away (``docker logs | head``): as real CLIs do, just stop.
             return self.status

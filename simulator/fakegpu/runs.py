@@ -44,7 +44,7 @@ def epoch_to_ns(epoch: float) -> int:
 def rfc3339(ns: int, fixed: bool = True) -> str:
     """``fixed``: docker logs' RFC3339NanoFixed (9 digits); else Go's RFC3339Nano, which trims
     trailing zeros (how inspect prints times)."""
-    seconds, fraction = divmod(ns, 10 ** 9)
+    seconds, fraction = divmod(ns, 10**9)
     text = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds))
     digits = "%09d" % fraction
     if not fixed:
@@ -63,8 +63,10 @@ def runs(host) -> list:
             finished = min(finished, float(entry["started_epoch"]) + ran.exit_at)
         previous.append(Run(ran, ran.run, float(entry["started_epoch"]), finished))
     anchor = previous[0].started if previous else host.started_epoch
-    earlier = [Run(scenario, build, anchor + offset, anchor + offset + lasted)
-               for offset, build, lasted in scenario.earlier_runs]
+    earlier = [
+        Run(scenario, build, anchor + offset, anchor + offset + lasted)
+        for offset, build, lasted in scenario.earlier_runs
+    ]
     current = Run(scenario, scenario.run, host.started_epoch, None)
     if scenario.exit_at is not None and host.elapsed >= scenario.exit_at:
         current.finished = host.started_epoch + scenario.exit_at
@@ -82,13 +84,16 @@ def _health(host, started: float) -> dict:
     log = []
     for at in checks[-5:]:
         ready = at - started >= 60.0
-        log.append({
-            "Start": rfc3339(epoch_to_ns(at), fixed=False),
-            "End": rfc3339(epoch_to_ns(at + 0.021), fixed=False),
-            "ExitCode": 0 if ready else 7,
-            "Output": "" if ready else "curl: (7) Failed to connect to localhost port %d after "
-            "0 ms: Couldn't connect to server\n" % PORT,
-        })
+        log.append(
+            {
+                "Start": rfc3339(epoch_to_ns(at), fixed=False),
+                "End": rfc3339(epoch_to_ns(at + 0.021), fixed=False),
+                "ExitCode": 0 if ready else 7,
+                "Output": ""
+                if ready
+                else "curl: (7) Failed to connect to localhost port %d after 0 ms: Couldn't connect to server\n" % PORT,
+            }
+        )
     healthy = bool(log) and log[-1]["ExitCode"] == 0
     return {"Status": "healthy" if healthy else "starting", "FailingStreak": 0, "Log": log}
 
@@ -101,21 +106,46 @@ def inspect_document(host) -> dict:
     current = all_runs[-1]
     earlier_finish = [run.finished for run in all_runs[:-1]]
     if scenario.start_error:
-        state = {"Status": "created", "Running": False, "Pid": 0, "ExitCode": 128,
-                 "Error": scenario.start_error, "StartedAt": ZERO_TIME, "FinishedAt": ZERO_TIME}
+        state = {
+            "Status": "created",
+            "Running": False,
+            "Pid": 0,
+            "ExitCode": 128,
+            "Error": scenario.start_error,
+            "StartedAt": ZERO_TIME,
+            "FinishedAt": ZERO_TIME,
+        }
     elif current.finished is not None:
-        state = {"Status": "exited", "Running": False, "Pid": 0, "ExitCode": scenario.exit_code,
-                 "Error": "", "StartedAt": rfc3339(epoch_to_ns(current.started), fixed=False),
-                 "FinishedAt": rfc3339(epoch_to_ns(current.finished), fixed=False)}
+        state = {
+            "Status": "exited",
+            "Running": False,
+            "Pid": 0,
+            "ExitCode": scenario.exit_code,
+            "Error": "",
+            "StartedAt": rfc3339(epoch_to_ns(current.started), fixed=False),
+            "FinishedAt": rfc3339(epoch_to_ns(current.finished), fixed=False),
+        }
     else:
-        state = {"Status": "running", "Running": True, "Pid": HOST_PID, "ExitCode": 0, "Error": "",
-                 "StartedAt": rfc3339(epoch_to_ns(current.started), fixed=False),
-                 "FinishedAt": rfc3339(epoch_to_ns(earlier_finish[-1]), fixed=False)
-                 if earlier_finish else ZERO_TIME}
+        state = {
+            "Status": "running",
+            "Running": True,
+            "Pid": HOST_PID,
+            "ExitCode": 0,
+            "Error": "",
+            "StartedAt": rfc3339(epoch_to_ns(current.started), fixed=False),
+            "FinishedAt": rfc3339(epoch_to_ns(earlier_finish[-1]), fixed=False) if earlier_finish else ZERO_TIME,
+        }
     ordered_state = {
-        "Status": state["Status"], "Running": state["Running"], "Paused": False,
-        "Restarting": False, "OOMKilled": False, "Dead": False, "Pid": state["Pid"],
-        "ExitCode": state["ExitCode"], "Error": state["Error"], "StartedAt": state["StartedAt"],
+        "Status": state["Status"],
+        "Running": state["Running"],
+        "Paused": False,
+        "Restarting": False,
+        "OOMKilled": False,
+        "Dead": False,
+        "Pid": state["Pid"],
+        "ExitCode": state["ExitCode"],
+        "Error": state["Error"],
+        "StartedAt": state["StartedAt"],
         "FinishedAt": state["FinishedAt"],
     }
     if scenario.healthcheck:
@@ -131,14 +161,24 @@ def inspect_document(host) -> dict:
     if scenario.healthcheck:
         config["Healthcheck"] = {
             "Test": ["CMD-SHELL", "curl -f http://localhost:%d/health || exit 1" % PORT],
-            "Interval": 30000000000, "Timeout": 5000000000, "Retries": 3,
+            "Interval": 30000000000,
+            "Timeout": 5000000000,
+            "Retries": 3,
         }
     return {
         "Id": CONTAINER_ID,
         "Created": rfc3339(epoch_to_ns(all_runs[0].started - 0.8), fixed=False),
         "Path": "python3",
-        "Args": ["-m", "vllm.entrypoints.openai.api_server", "--model", MODEL, "--host",
-                 "0.0.0.0", "--port", str(PORT)],
+        "Args": [
+            "-m",
+            "vllm.entrypoints.openai.api_server",
+            "--model",
+            MODEL,
+            "--host",
+            "0.0.0.0",
+            "--port",
+            str(PORT),
+        ],
         "State": ordered_state,
         "Image": IMAGE_ID,
         "LogPath": "/var/lib/docker/containers/%s/%s-json.log" % (CONTAINER_ID, CONTAINER_ID),
@@ -166,8 +206,11 @@ def local_time(text: str) -> str:
     seconds = calendar.timegm(time.strptime(whole, "%Y-%m-%dT%H:%M:%S"))
     local = time.localtime(seconds)
     offset = local.tm_gmtoff or 0
-    zone = "Z" if offset == 0 else "%s%02d:%02d" % ("+" if offset > 0 else "-", abs(offset) // 3600,
-                                                   abs(offset) % 3600 // 60)
+    zone = (
+        "Z"
+        if offset == 0
+        else "%s%02d:%02d" % ("+" if offset > 0 else "-", abs(offset) // 3600, abs(offset) % 3600 // 60)
+    )
     digits = fraction.rstrip("0")
     return time.strftime("%Y-%m-%dT%H:%M:%S", local) + ("." + digits if digits else "") + zone
 
@@ -189,14 +232,24 @@ def podman_inspect_document(host) -> dict:
         "Path": docker["Path"],
         "Args": docker["Args"],
         "State": {
-            "OciVersion": "1.1.0+dev", "Status": status, "Running": state["Running"],
-            "Paused": False, "Restarting": False, "OOMKilled": False, "Dead": False,
-            "Pid": state["Pid"], "ConmonPid": state["Pid"] - 3 if state["Pid"] else 0,
-            "ExitCode": state["ExitCode"], "Error": state["Error"],
-            "StartedAt": local_time(state["StartedAt"]), "FinishedAt": local_time(state["FinishedAt"]),
-            "Health": health, "CheckpointedAt": ZERO_TIME, "RestoredAt": ZERO_TIME,
+            "OciVersion": "1.1.0+dev",
+            "Status": status,
+            "Running": state["Running"],
+            "Paused": False,
+            "Restarting": False,
+            "OOMKilled": False,
+            "Dead": False,
+            "Pid": state["Pid"],
+            "ConmonPid": state["Pid"] - 3 if state["Pid"] else 0,
+            "ExitCode": state["ExitCode"],
+            "Error": state["Error"],
+            "StartedAt": local_time(state["StartedAt"]),
+            "FinishedAt": local_time(state["FinishedAt"]),
+            "Health": health,
+            "CheckpointedAt": ZERO_TIME,
+            "RestoredAt": ZERO_TIME,
         },
-        "Image": docker["Image"][len("sha256:"):],
+        "Image": docker["Image"][len("sha256:") :],
         "ImageName": config["Image"],
         "Rootfs": "",
         "Pod": "",

@@ -28,7 +28,7 @@ def _duration_seconds(text: str):
             number += text[pos]
             pos += 1
             continue
-        unit = text[pos:pos + 2] if text[pos:pos + 2] in _DURATION_UNITS else text[pos]
+        unit = text[pos : pos + 2] if text[pos : pos + 2] in _DURATION_UNITS else text[pos]
         if unit not in _DURATION_UNITS or not number:
             return None
         try:
@@ -63,7 +63,7 @@ def _rfc3339_ns(text: str):
     else:
         hour = minute = second = nanos = 0
     seconds = _days_from_civil(year, month, day) * 86400 + hour * 3600 + minute * 60 + second
-    return (seconds - offset) * 10 ** 9 + nanos
+    return (seconds - offset) * 10**9 + nanos
 
 
 def parse_time(text: str, now: float):
@@ -71,7 +71,7 @@ def parse_time(text: str, now: float):
     if text and all(char.isdigit() or char == "." for char in text):
         whole, _sep, fraction = text.partition(".")
         try:
-            return int(whole) * 10 ** 9 + int((fraction + "000000000")[:9])
+            return int(whole) * 10**9 + int((fraction + "000000000")[:9])
         except ValueError:
             return None
     if text[:1].isdigit() and "-" not in text and ":" not in text:

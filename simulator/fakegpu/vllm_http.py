@@ -119,8 +119,10 @@ def _float(value: float) -> str:
 
 
 def _labels(pairs) -> str:
-    inner = ",".join('%s="%s"' % (name, str(value).replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n"))
-                     for name, value in sorted(pairs.items()))
+    inner = ",".join(
+        '%s="%s"' % (name, str(value).replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n"))
+        for name, value in sorted(pairs.items())
+    )
     return "{%s}" % inner if inner else ""
 
 
@@ -135,28 +137,37 @@ class Body:
 
     def family(self, name, kind, help_text, samples):
         """SAMPLES: [(labels, value)]. Counters get _total; mode C adds a _created family."""
-        self.lines += ["# HELP %s %s" % (name if kind != "counter" else name + "_total", help_text),
-                       "# TYPE %s %s" % (name if kind != "counter" else name + "_total", kind)]
+        self.lines += [
+            "# HELP %s %s" % (name if kind != "counter" else name + "_total", help_text),
+            "# TYPE %s %s" % (name if kind != "counter" else name + "_total", kind),
+        ]
         wire = name + "_total" if kind == "counter" else name
         self.lines += ["%s%s %s" % (wire, _labels(labels), _float(value)) for labels, value in samples]
         if self.created and kind == "counter":
             self.lines += ["# HELP %s_created %s" % (name, help_text), "# TYPE %s_created gauge" % name]
-            self.lines += ["%s_created%s %s" % (name, _labels(labels), _float(self.started)) for labels, _value in samples]
+            self.lines += [
+                "%s_created%s %s" % (name, _labels(labels), _float(self.started)) for labels, _value in samples
+            ]
 
     def histogram(self, name, help_text, per_labels, bounds, shares, mean):
         """PER_LABELS: [(labels, observations)]; bucket counts follow SHARES."""
         self.lines += ["# HELP %s %s" % (name, help_text), "# TYPE %s histogram" % name]
         for labels, count in per_labels:
             count = float(int(count))
-            buckets = ["%s_bucket%s %s" % (name, _labels(dict(labels, le=_float(bound))),
-                                           _float(float(int(count * _share(shares, bound))))) for bound in bounds]
+            buckets = [
+                "%s_bucket%s %s"
+                % (name, _labels(dict(labels, le=_float(bound))), _float(float(int(count * _share(shares, bound)))))
+                for bound in bounds
+            ]
             buckets.append("%s_bucket%s %s" % (name, _labels(dict(labels, le="+Inf")), _float(count)))
             total = "%s_count%s %s" % (name, _labels(labels), _float(count))
             summed = "%s_sum%s %s" % (name, _labels(labels), _float(round(count * mean, 6)))
             self.lines += ([summed] + buckets + [total]) if self.multiprocess else (buckets + [total, summed])
         if self.created:
             self.lines += ["# HELP %s_created %s" % (name, help_text), "# TYPE %s_created gauge" % name]
-            self.lines += ["%s_created%s %s" % (name, _labels(labels), _float(self.started)) for labels, _count in per_labels]
+            self.lines += [
+                "%s_created%s %s" % (name, _labels(labels), _float(self.started)) for labels, _count in per_labels
+            ]
 
     def text(self) -> str:
         return "\n".join(self.lines) + "\n"
@@ -178,13 +189,25 @@ def metrics_text(settings: dict, now: float) -> str:
 
     finished = IDLE_HISTORY if mode == "idle" else int(RATES[mode] * elapsed)
     running = 0.0 if mode in ("idle", "dead") else 4.0
-    body.family("vllm:num_requests_running", "gauge", "Number of requests in model execution batches.",
-                [(labels(engine), running) for engine in engines])
-    body.family("vllm:num_requests_waiting", "gauge", "Number of requests waiting to be processed.",
-                [(labels(engine), 1.0 if mode == "slow" else 0.0) for engine in engines])
+    body.family(
+        "vllm:num_requests_running",
+        "gauge",
+        "Number of requests in model execution batches.",
+        [(labels(engine), running) for engine in engines],
+    )
+    body.family(
+        "vllm:num_requests_waiting",
+        "gauge",
+        "Number of requests waiting to be processed.",
+        [(labels(engine), 1.0 if mode == "slow" else 0.0) for engine in engines],
+    )
     kv_name = "vllm:gpu_cache_usage_perc" if v0 else "vllm:kv_cache_usage_perc"
-    body.family(kv_name, "gauge", "KV-cache usage. 1 means 100 percent usage.",
-                [(labels(engine), 0.0 if running == 0 else 0.31) for engine in engines])
+    body.family(
+        kv_name,
+        "gauge",
+        "KV-cache usage. 1 means 100 percent usage.",
+        [(labels(engine), 0.0 if running == 0 else 0.31) for engine in engines],
+    )
     reasons = ["stop", "length", "abort"] + (["error", "repetition"] if version == "0.17-dp2" else [])
     erroring = mode == "erroring"
 
@@ -198,44 +221,89 @@ def metrics_text(settings: dict, now: float) -> str:
         if reason == "error":
             return finished * (0.1 if erroring else 0.0)
         return 0.0
-    samples = [(labels(engine, finished_reason=reason), float(int(by_reason(reason))))
-               for engine in engines for reason in reasons
-               # V0 creates a reason's series only once a request finished with it.
-               if not v0 or by_reason(reason) >= 1]
+
+    samples = [
+        (labels(engine, finished_reason=reason), float(int(by_reason(reason))))
+        for engine in engines
+        for reason in reasons
+        # V0 creates a reason's series only once a request finished with it.
+        if not v0 or by_reason(reason) >= 1
+    ]
     if erroring and "error" not in reasons:
-        samples = [(sample_labels, value + float(int(finished * 0.1)) if sample_labels["finished_reason"] == "abort"
-                    else value) for sample_labels, value in samples]
-    body.family("vllm:request_success", "counter",
-                "Count of successfully processed requests.", samples)
-    body.family("vllm:prompt_tokens", "counter", "Number of prefill tokens processed.",
-                [(labels(engine), float(finished * PROMPT_TOKENS)) for engine in engines])
-    body.family("vllm:generation_tokens", "counter", "Number of generation tokens processed.",
-                [(labels(engine), float(finished * GENERATED_TOKENS)) for engine in engines])
-    body.family("vllm:num_preemptions", "counter", "Cumulative number of preemption from the engine.",
-                [(labels(engine), 0.0) for engine in engines])
+        samples = [
+            (
+                sample_labels,
+                value + float(int(finished * 0.1)) if sample_labels["finished_reason"] == "abort" else value,
+            )
+            for sample_labels, value in samples
+        ]
+    body.family("vllm:request_success", "counter", "Count of successfully processed requests.", samples)
+    body.family(
+        "vllm:prompt_tokens",
+        "counter",
+        "Number of prefill tokens processed.",
+        [(labels(engine), float(finished * PROMPT_TOKENS)) for engine in engines],
+    )
+    body.family(
+        "vllm:generation_tokens",
+        "counter",
+        "Number of generation tokens processed.",
+        [(labels(engine), float(finished * GENERATED_TOKENS)) for engine in engines],
+    )
+    body.family(
+        "vllm:num_preemptions",
+        "counter",
+        "Cumulative number of preemption from the engine.",
+        [(labels(engine), 0.0) for engine in engines],
+    )
     if finished or not v0:  # V0 histograms appear after the first request
         new = not v0
         ttft = TTFT_SHARES["slow" if mode == "slow" else "default"]
-        body.histogram("vllm:time_to_first_token_seconds", "Histogram of time to first token in seconds.",
-                       [(labels(engine), finished) for engine in engines], TTFT_NEW if new else TTFT_OLD, ttft,
-                       5.0 if mode == "slow" else 0.1)
+        body.histogram(
+            "vllm:time_to_first_token_seconds",
+            "Histogram of time to first token in seconds.",
+            [(labels(engine), finished) for engine in engines],
+            TTFT_NEW if new else TTFT_OLD,
+            ttft,
+            5.0 if mode == "slow" else 0.1,
+        )
         itl_name = "vllm:time_per_output_token_seconds" if v0 else "vllm:inter_token_latency_seconds"
-        body.histogram(itl_name, "Histogram of inter-token latency in seconds.",
-                       [(labels(engine), finished * (GENERATED_TOKENS - 1)) for engine in engines],
-                       ITL_NEW if new else ITL_OLD, ITL_SHARES, 0.02)
-        body.histogram("vllm:e2e_request_latency_seconds", "Histogram of e2e request latency in seconds.",
-                       [(labels(engine), finished) for engine in engines], LATENCY_NEW if new else LATENCY_OLD,
-                       E2E_SHARES, 2.5)
-        body.histogram("vllm:request_queue_time_seconds", "Histogram of time spent in WAITING phase for request.",
-                       [(labels(engine), finished) for engine in engines], LATENCY_NEW if new else LATENCY_OLD,
-                       QUEUE_SHARES, 0.05)
+        body.histogram(
+            itl_name,
+            "Histogram of inter-token latency in seconds.",
+            [(labels(engine), finished * (GENERATED_TOKENS - 1)) for engine in engines],
+            ITL_NEW if new else ITL_OLD,
+            ITL_SHARES,
+            0.02,
+        )
+        body.histogram(
+            "vllm:e2e_request_latency_seconds",
+            "Histogram of e2e request latency in seconds.",
+            [(labels(engine), finished) for engine in engines],
+            LATENCY_NEW if new else LATENCY_OLD,
+            E2E_SHARES,
+            2.5,
+        )
+        body.histogram(
+            "vllm:request_queue_time_seconds",
+            "Histogram of time spent in WAITING phase for request.",
+            [(labels(engine), finished) for engine in engines],
+            LATENCY_NEW if new else LATENCY_OLD,
+            QUEUE_SHARES,
+            0.05,
+        )
     if not v0:
         served = finished * len(engines)
         failed = int(served * 0.1) if erroring else 0
-        body.family("http_requests", "counter", "Total number of requests by method, status and handler.", [
-            ({"handler": "/v1/completions", "method": "POST", "status": "2xx"}, float(served)),
-            ({"handler": "/v1/completions", "method": "POST", "status": "5xx"}, float(failed)),
-        ])
+        body.family(
+            "http_requests",
+            "counter",
+            "Total number of requests by method, status and handler.",
+            [
+                ({"handler": "/v1/completions", "method": "POST", "status": "2xx"}, float(served)),
+                ({"handler": "/v1/completions", "method": "POST", "status": "5xx"}, float(failed)),
+            ],
+        )
     return body.text()
 
 
@@ -258,8 +326,13 @@ def scenario_mode(directory: str, now: float = None) -> str:
         return REFUSED
     scenario = host.scenario
     current = runs.runs(host)[-1]
-    if (not host.container_exists or host.docker_fault == "daemon_down" or scenario.start_error
-            or current.finished is not None or current.started > host.now):
+    if (
+        not host.container_exists
+        or host.docker_fault == "daemon_down"
+        or scenario.start_error
+        or current.finished is not None
+        or current.started > host.now
+    ):
         return REFUSED
     # The socket opens up to LISTEN_EARLY_S before the start-up line (the server's poll lags behind
     # the clock): a gate that sees the log say "serving" finds the port open, never a race.
@@ -305,8 +378,11 @@ def make_handler(directory: str):
                 self.rfile.read(min(length, 1 << 20))
             path = self.path.split("?", 1)[0]
             version, mode = settings["version"], settings["mode"]
-            if settings.get("api_key") and path.startswith("/v1") and \
-                    self.headers.get("Authorization") != "Bearer %s" % settings["api_key"]:
+            if (
+                settings.get("api_key")
+                and path.startswith("/v1")
+                and self.headers.get("Authorization") != "Bearer %s" % settings["api_key"]
+            ):
                 return self._reply(401, b'{"error":"Unauthorized"}')
             if path == "/health" and self.command == "GET":
                 return self._reply((500 if version == "0.6" else 503) if mode == "dead" else 200, b"")
@@ -317,19 +393,57 @@ def make_handler(directory: str):
                 text = metrics_text(settings, time.time())
                 return self._reply(200, text.encode(), "text/plain; version=0.0.4; charset=utf-8")
             if path == "/v1/models" and self.command == "GET":
-                return self._reply(200, json.dumps({"object": "list", "data": [
-                    {"id": MODEL, "object": "model", "owned_by": "vllm", "root": MODEL, "parent": None,
-                     "max_model_len": MAX_MODEL_LEN}]}).encode())
+                return self._reply(
+                    200,
+                    json.dumps(
+                        {
+                            "object": "list",
+                            "data": [
+                                {
+                                    "id": MODEL,
+                                    "object": "model",
+                                    "owned_by": "vllm",
+                                    "root": MODEL,
+                                    "parent": None,
+                                    "max_model_len": MAX_MODEL_LEN,
+                                }
+                            ],
+                        }
+                    ).encode(),
+                )
             if path == "/v1/completions" and self.command == "POST":
                 time.sleep(max(float(settings.get("probe_latency_s") or 0), 0.0))
                 if mode in ("erroring", "dead"):
-                    return self._reply(500, error_body(version, "EngineCore encountered an issue. See stack trace "
-                                                       "(above) for the root cause.", "InternalServerError", 500))
-                return self._reply(200, json.dumps({
-                    "id": "cmpl-fakegpu", "object": "text_completion", "created": int(time.time()), "model": MODEL,
-                    "choices": [{"index": 0, "text": "!", "logprobs": None, "finish_reason": "length",
-                                 "stop_reason": None}],
-                    "usage": {"prompt_tokens": 1, "total_tokens": 2, "completion_tokens": 1}}).encode())
+                    return self._reply(
+                        500,
+                        error_body(
+                            version,
+                            "EngineCore encountered an issue. See stack trace (above) for the root cause.",
+                            "InternalServerError",
+                            500,
+                        ),
+                    )
+                return self._reply(
+                    200,
+                    json.dumps(
+                        {
+                            "id": "cmpl-fakegpu",
+                            "object": "text_completion",
+                            "created": int(time.time()),
+                            "model": MODEL,
+                            "choices": [
+                                {
+                                    "index": 0,
+                                    "text": "!",
+                                    "logprobs": None,
+                                    "finish_reason": "length",
+                                    "stop_reason": None,
+                                }
+                            ],
+                            "usage": {"prompt_tokens": 1, "total_tokens": 2, "completion_tokens": 1},
+                        }
+                    ).encode(),
+                )
             return self._reply(404, b'{"detail":"Not Found"}')
 
         do_GET = do_POST = _route

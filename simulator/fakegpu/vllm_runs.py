@@ -20,19 +20,23 @@ PORT = 11434  # hypr serves vLLM on the Ollama port (docs/dev/formats.md 1.5)
 class Deployment:
     """The ``docker run`` arguments that show up in the logs."""
 
-    def __init__(self, model=MODEL, max_model_len=262144, gpu_memory_utilization=0.92,
-                 extra_args=None):
+    def __init__(self, model=MODEL, max_model_len=262144, gpu_memory_utilization=0.92, extra_args=None):
         self.model = model
         self.max_model_len = max_model_len
         self.gpu_memory_utilization = gpu_memory_utilization
         self.extra_args = extra_args or {}
 
     def non_default_args(self, script) -> str:
-        args = {"model": self.model, "host": "0.0.0.0", "port": PORT,
-                "max_model_len": self.max_model_len,
-                "gpu_memory_utilization": self.gpu_memory_utilization,
-                "enable_prefix_caching": True, "enable_auto_tool_choice": True,
-                "tool_call_parser": "qwen3_coder"}
+        args = {
+            "model": self.model,
+            "host": "0.0.0.0",
+            "port": PORT,
+            "max_model_len": self.max_model_len,
+            "gpu_memory_utilization": self.gpu_memory_utilization,
+            "enable_prefix_caching": True,
+            "enable_auto_tool_choice": True,
+            "tool_call_parser": "qwen3_coder",
+        }
         if script.tp > 1:
             args["tensor_parallel_size"] = script.tp
         if script.dp > 1:
@@ -62,8 +66,7 @@ def banner(script, deploy: Deployment, t: float = 0.0) -> None:
     0.33: ``vLLM server version %s, serving model %s``; ``Using max model len %s`` (0.10.1+)."""
     version = script.version
     if version.release >= (0, 33):
-        script.log(t, API, "startup.py:88", "vLLM server version %s, serving model %s"
-                   % (version.number, deploy.model))
+        script.log(t, API, "startup.py:88", "vLLM server version %s, serving model %s" % (version.number, deploy.model))
     else:
         script.log(t, API, "api_server.py:1839", "vLLM API server version %s" % version.number)
     script.log(t + 0.01, API, "utils.py:233", deploy.non_default_args(script))
@@ -72,19 +75,26 @@ def banner(script, deploy: Deployment, t: float = 0.0) -> None:
 
 def _start_loading(script, deploy: Deployment) -> None:
     for process in _workers(script):
-        script.log(START["load_model"], process, "gpu_model_runner.py:2602",
-                   "Starting to load model %s..." % deploy.model)
+        script.log(
+            START["load_model"], process, "gpu_model_runner.py:2602", "Starting to load model %s..." % deploy.model
+        )
     if script.version.release[:2] == (0, 11):
         # INFO in 0.11.0 only (DEBUG in 0.33.0), docs/dev/formats.md 2.5.
-        script.log(START["load_model"] + 0.6, worker(0), "weight_utils.py:392",
-                   "Using model weights format ['*.safetensors']")
+        script.log(
+            START["load_model"] + 0.6, worker(0), "weight_utils.py:392", "Using model weights format ['*.safetensors']"
+        )
 
 
 def _shards_bar(script, stop_after=None) -> None:
     for process in _bar_owners(script):
-        script.progress(START["shards_begin"], process, "Loading safetensors checkpoint shards",
-                        START["shards"], START["shards"] * START["shard_seconds"],
-                        stop_after=stop_after)
+        script.progress(
+            START["shards_begin"],
+            process,
+            "Loading safetensors checkpoint shards",
+            START["shards"],
+            START["shards"] * START["shard_seconds"],
+            stop_after=stop_after,
+        )
 
 
 def v1_startup(script, deploy: Deployment) -> None:
@@ -94,8 +104,7 @@ def v1_startup(script, deploy: Deployment) -> None:
     _start_loading(script, deploy)
     _shards_bar(script)
     for process in _workers(script):
-        script.log(START["weights_done"], process, "default_loader.py:267",
-                   "Loading weights took 22.08 seconds")
+        script.log(START["weights_done"], process, "default_loader.py:267", "Loading weights took 22.08 seconds")
         # The wording changed in 0.12 ("memory") and the number became %s in 0.14.
         if version.release < (0, 12):
             loaded = "Model loading took 28.7201 GiB and 22.917305 seconds"
@@ -105,26 +114,39 @@ def v1_startup(script, deploy: Deployment) -> None:
             loaded = "Model loading took 28.72 GiB memory and 22.917305 seconds"
         script.log(START["compile_begin"], process, "gpu_model_runner.py:2653", loaded)
         _compile(script, process)
-        script.log(START["kv_cache"], process, "gpu_worker.py:298",
-                   "Available KV cache memory: 41.86 GiB")
+        script.log(START["kv_cache"], process, "gpu_worker.py:298", "Available KV cache memory: 41.86 GiB")
     for process in _engines(script):
         if version.release >= (0, 33):
-            script.log(START["kv_cache"] + 0.2, process, "kv_cache_utils.py:1291",
-                       "GPU KV cache size: 587,722 tokens, Maximum concurrency for "
-                       "262,144 tokens per request: 2.24x")
+            script.log(
+                START["kv_cache"] + 0.2,
+                process,
+                "kv_cache_utils.py:1291",
+                "GPU KV cache size: 587,722 tokens, Maximum concurrency for 262,144 tokens per request: 2.24x",
+            )
         else:
-            script.log(START["kv_cache"] + 0.2, process, "kv_cache_utils.py:1087",
-                       "GPU KV cache size: 587,722 tokens")
-            script.log(START["kv_cache"] + 0.2, process, "kv_cache_utils.py:1091",
-                       "Maximum concurrency for 262,144 tokens per request: 2.24x")
+            script.log(START["kv_cache"] + 0.2, process, "kv_cache_utils.py:1087", "GPU KV cache size: 587,722 tokens")
+            script.log(
+                START["kv_cache"] + 0.2,
+                process,
+                "kv_cache_utils.py:1091",
+                "Maximum concurrency for 262,144 tokens per request: 2.24x",
+            )
     _capture_graphs(script)
     for process in _workers(script):
-        script.log(START["graphs_done"] + 0.1, process, "gpu_model_runner.py:3480",
-                   "Graph capturing finished in 8 secs, took 0.87 GiB")
+        script.log(
+            START["graphs_done"] + 0.1,
+            process,
+            "gpu_model_runner.py:3480",
+            "Graph capturing finished in 8 secs, took 0.87 GiB",
+        )
     took = "took 23.49 s" if version.release >= (0, 33) else "took 23.49 seconds"
     for process in _engines(script):
-        script.log(START["engine_ready"], process, "core.py:210",
-                   "init engine (profile, create kv cache, warmup model) " + took)
+        script.log(
+            START["engine_ready"],
+            process,
+            "core.py:210",
+            "init engine (profile, create kv cache, warmup model) " + took,
+        )
     serving(script, START["server_ready"] - 0.2)
 
 
@@ -134,15 +156,12 @@ def _compile(script, process) -> None:
     begin, done = START["compile_begin"], START["compile_done"]
     if version.release >= (0, 33):
         script.log(begin + 0.4, process, "backends.py:571", "Starting torch.compile")
-        script.log(done - 0.7, process, "backends.py:242",
-                   "Compiling a graph for compile range (1, 8192) takes 5.12 s")
+        script.log(done - 0.7, process, "backends.py:242", "Compiling a graph for compile range (1, 8192) takes 5.12 s")
         script.log(done, process, "monitor.py:34", "torch.compile took 10.73 s in total")
-        script.log(done + 1.9, process, "gpu_worker.py:412",
-                   "Initial profiling/warmup run took 1.88 s")
+        script.log(done + 1.9, process, "gpu_worker.py:412", "Initial profiling/warmup run took 1.88 s")
         return
     script.log(begin + 5.8, process, "backends.py:548", "Dynamo bytecode transform time: 5.61 s")
-    script.log(done - 0.7, process, "backends.py:215",
-               "Compiling a graph for dynamic shape takes 5.12 s")
+    script.log(done - 0.7, process, "backends.py:215", "Compiling a graph for dynamic shape takes 5.12 s")
     verb = "took" if version.release >= (0, 22) else "takes"
     script.log(done, process, "monitor.py:34", "torch.compile %s 10.73 s in total" % verb)
 
@@ -153,13 +172,21 @@ def _capture_graphs(script) -> None:
     begin, done = START["graphs_begin"], START["graphs_done"]
     for process in _bar_owners(script):
         if script.version.release < (0, 11):
-            script.progress(begin, process, "Capturing CUDA graphs (mixed prefill-decode, "
-                            "PIECEWISE)", 67, done - begin, with_bar=True)
+            script.progress(
+                begin,
+                process,
+                "Capturing CUDA graphs (mixed prefill-decode, PIECEWISE)",
+                67,
+                done - begin,
+                with_bar=True,
+            )
             continue
-        script.progress(begin, process, "Capturing CUDA graphs (mixed prefill-decode, PIECEWISE)",
-                        67, 5.4, with_bar=True)
-        script.progress(begin + 5.5, process, "Capturing CUDA graphs (decode, FULL)", 35,
-                        done - begin - 5.5, with_bar=True)
+        script.progress(
+            begin, process, "Capturing CUDA graphs (mixed prefill-decode, PIECEWISE)", 67, 5.4, with_bar=True
+        )
+        script.progress(
+            begin + 5.5, process, "Capturing CUDA graphs (decode, FULL)", 35, done - begin - 5.5, with_bar=True
+        )
 
 
 def serving(script, t: float) -> None:
@@ -169,8 +196,7 @@ def serving(script, t: float) -> None:
     if release >= (0, 33):
         script.log(t, API, "api_server.py:2021", "Starting vLLM server on http://0.0.0.0:%d" % PORT)
     elif release >= (0, 11):
-        script.log(t, API, "api_server.py:1971",
-                   "Starting vLLM API server 0 on http://0.0.0.0:%d" % PORT)
+        script.log(t, API, "api_server.py:1971", "Starting vLLM API server 0 on http://0.0.0.0:%d" % PORT)
     else:
         script.log(t, API, "launcher.py:29", "Starting vLLM API server on http://0.0.0.0:%d" % PORT)
     script.raw(t + 0.1, API, "INFO:     Started server process [1]")
@@ -181,37 +207,47 @@ def serving(script, t: float) -> None:
 def v0_startup(script, deploy: Deployment) -> None:
     """vLLM 0.6.6 (V0 engine): no ``[`` in the prefix, no process tags (docs/dev/formats.md 2.1, 2.5)."""
     script.log(0.0, API, "api_server.py:651", "vLLM API server version %s" % script.version.number)
-    script.log(0.01, API, "api_server.py:652",
-               "args: Namespace(host='0.0.0.0', port=%d, model='%s', max_model_len=%d, "
-               "gpu_memory_utilization=%s, enable_prefix_caching=True)"
-               % (PORT, deploy.model, deploy.max_model_len, deploy.gpu_memory_utilization))
+    script.log(
+        0.01,
+        API,
+        "api_server.py:652",
+        "args: Namespace(host='0.0.0.0', port=%d, model='%s', max_model_len=%d, "
+        "gpu_memory_utilization=%s, enable_prefix_caching=True)"
+        % (PORT, deploy.model, deploy.max_model_len, deploy.gpu_memory_utilization),
+    )
     script.log(6.1, API, "model_runner.py:1092", "Starting to load model %s..." % deploy.model)
     script.progress(6.9, API, "Loading safetensors checkpoint shards", 5, 11.0)
     script.log(18.2, API, "model_runner.py:1097", "Loading model weights took 18.1406 GB")
     # Multi-line message; before 0.11 the continuation lines carry no prefix.
-    script.log(23.0, API, "worker.py:241",
-               "Memory profiling takes 4.51 seconds\n"
-               "the current vLLM instance can use total_gpu_memory (79.25GiB) x "
-               "gpu_memory_utilization (0.92) = 72.91GiB\n"
-               "model weights take 18.14GiB; non_torch_memory takes 0.52GiB; PyTorch activation "
-               "peak memory takes 4.08GiB; the rest of the memory reserved for KV Cache is "
-               "50.17GiB.")
-    script.log(23.3, API, "distributed_gpu_executor.py:57",
-               "# GPU blocks: 12843, # CPU blocks: 1024")
-    script.log(23.3, API, "distributed_gpu_executor.py:61",
-               "Maximum concurrency for 32768 tokens per request: 6.27x")
-    script.log(25.0, API, "model_runner.py:1402",
-               "Capturing cudagraphs for decoding. This may lead to unexpected consequences if "
-               "the model is not static. To run the model in eager mode, set "
-               "'enforce_eager=True' or use '--enforce-eager' in the CLI. If out-of-memory "
-               "error occurs during cudagraph capture, consider decreasing "
-               "`gpu_memory_utilization` or switching to eager mode. You can also reduce the "
-               "`max_num_seqs` as needed to decrease memory usage.")
+    script.log(
+        23.0,
+        API,
+        "worker.py:241",
+        "Memory profiling takes 4.51 seconds\n"
+        "the current vLLM instance can use total_gpu_memory (79.25GiB) x "
+        "gpu_memory_utilization (0.92) = 72.91GiB\n"
+        "model weights take 18.14GiB; non_torch_memory takes 0.52GiB; PyTorch activation "
+        "peak memory takes 4.08GiB; the rest of the memory reserved for KV Cache is "
+        "50.17GiB.",
+    )
+    script.log(23.3, API, "distributed_gpu_executor.py:57", "# GPU blocks: 12843, # CPU blocks: 1024")
+    script.log(23.3, API, "distributed_gpu_executor.py:61", "Maximum concurrency for 32768 tokens per request: 6.27x")
+    script.log(
+        25.0,
+        API,
+        "model_runner.py:1402",
+        "Capturing cudagraphs for decoding. This may lead to unexpected consequences if "
+        "the model is not static. To run the model in eager mode, set "
+        "'enforce_eager=True' or use '--enforce-eager' in the CLI. If out-of-memory "
+        "error occurs during cudagraph capture, consider decreasing "
+        "`gpu_memory_utilization` or switching to eager mode. You can also reduce the "
+        "`max_num_seqs` as needed to decrease memory usage.",
+    )
     script.progress(25.1, API, "Capturing CUDA graph shapes", 35, 14.3, with_bar=True)
-    script.log(39.5, API, "model_runner.py:1530",
-               "Graph capturing finished in 14 secs, took 0.62 GiB")
-    script.log(39.6, API, "llm_engine.py:431",
-               "init engine (profile, create kv cache, warmup model) took 19.36 seconds")
+    script.log(39.5, API, "model_runner.py:1530", "Graph capturing finished in 14 secs, took 0.62 GiB")
+    script.log(
+        39.6, API, "llm_engine.py:431", "init engine (profile, create kv cache, warmup model) took 19.36 seconds"
+    )
     serving(script, 41.0)
 
 
@@ -261,7 +297,7 @@ _API_MAIN_FRAMES = (
 )
 _API_WAIT_FRAMES = (
     '  File "%(site)s/v1/engine/utils.py", line 865, in wait_for_engine_startup\n'
-    "    raise RuntimeError(\"Engine core initialization failed. \"\n"
+    '    raise RuntimeError("Engine core initialization failed. "\n'
 )
 _API_CONFIG_FRAMES = (
     '  File "%(site)s/engine/arg_utils.py", line 1150, in create_engine_config\n'
@@ -289,11 +325,14 @@ KV_CACHE_TOO_SMALL = (
     "increasing `gpu_memory_utilization` or decreasing `max_model_len` when initializing the "
     "engine."
 )
-ENGINE_INIT_FAILED = ("RuntimeError: Engine core initialization failed. See root cause above. "
-                      "Failed core proc(s): {'EngineCore_DP0': 1}")
+ENGINE_INIT_FAILED = (
+    "RuntimeError: Engine core initialization failed. See root cause above. Failed core proc(s): {'EngineCore_DP0': 1}"
+)
 ENGINE_DIED = "Engine core proc EngineCore_DP0 died unexpectedly, shutting down client."
-NO_DEVICE = ("RuntimeError: Failed to infer device type, please set the environment variable "
-             "`VLLM_LOGGING_LEVEL=DEBUG` to turn on verbose logging to help debug the issue.")
+NO_DEVICE = (
+    "RuntimeError: Failed to infer device type, please set the environment variable "
+    "`VLLM_LOGGING_LEVEL=DEBUG` to turn on verbose logging to help debug the issue."
+)
 
 CUDA_OOM_EXIT_AT = 18.2
 KV_CACHE_EXIT_AT = 46.3
@@ -305,12 +344,19 @@ def _engine_failure(script, t: float, inner_frames: str, error: str) -> None:
     RuntimeError (docs/dev/formats.md 2.6)."""
     site = {"site": _SITE}
     core = engine(0)
-    script.log(t, core, "core.py:708", "EngineCore failed to start.\n" + _TRACEBACK
-               + (_ENGINE_FRAMES + inner_frames) % site + error, level="ERROR")
-    script.raw(t + 0.01, core, "Process EngineCore_DP0:\n" + _TRACEBACK
-               + (_PROCESS_FRAMES + _ENGINE_FRAMES + inner_frames) % site + error)
-    script.raw(t + 0.9, API, _TRACEBACK + (_API_MAIN_FRAMES + _API_WAIT_FRAMES) % site
-               + ENGINE_INIT_FAILED)
+    script.log(
+        t,
+        core,
+        "core.py:708",
+        "EngineCore failed to start.\n" + _TRACEBACK + (_ENGINE_FRAMES + inner_frames) % site + error,
+        level="ERROR",
+    )
+    script.raw(
+        t + 0.01,
+        core,
+        "Process EngineCore_DP0:\n" + _TRACEBACK + (_PROCESS_FRAMES + _ENGINE_FRAMES + inner_frames) % site + error,
+    )
+    script.raw(t + 0.9, API, _TRACEBACK + (_API_MAIN_FRAMES + _API_WAIT_FRAMES) % site + ENGINE_INIT_FAILED)
 
 
 def cuda_oom_run(script, deploy: Deployment) -> None:
@@ -327,21 +373,22 @@ def kv_cache_too_small_run(script, deploy: Deployment) -> None:
     _start_loading(script, deploy)
     _shards_bar(script)
     process = worker(0)
-    script.log(START["weights_done"], process, "default_loader.py:267",
-               "Loading weights took 22.08 seconds")
-    script.log(START["compile_begin"], process, "gpu_model_runner.py:2653",
-               "Model loading took 28.7201 GiB and 22.917305 seconds")
+    script.log(START["weights_done"], process, "default_loader.py:267", "Loading weights took 22.08 seconds")
+    script.log(
+        START["compile_begin"],
+        process,
+        "gpu_model_runner.py:2653",
+        "Model loading took 28.7201 GiB and 22.917305 seconds",
+    )
     _compile(script, process)
-    script.log(START["kv_cache"], process, "gpu_worker.py:298",
-               "Available KV cache memory: 11.42 GiB")
+    script.log(START["kv_cache"], process, "gpu_worker.py:298", "Available KV cache memory: 11.42 GiB")
     _engine_failure(script, START["kv_cache"] + 0.7, _KV_FRAMES, KV_CACHE_TOO_SMALL)
 
 
 def no_device_run(script, deploy: Deployment) -> None:
     """No GPU visible: the API server fails while building its config and exits with 1."""
     banner(script, deploy)
-    script.raw(3.4, API, _TRACEBACK + (_API_MAIN_FRAMES + _API_CONFIG_FRAMES) % {"site": _SITE}
-               + NO_DEVICE)
+    script.raw(3.4, API, _TRACEBACK + (_API_MAIN_FRAMES + _API_CONFIG_FRAMES) % {"site": _SITE} + NO_DEVICE)
 
 
 def engine_died(script, t: float) -> None:

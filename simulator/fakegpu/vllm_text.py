@@ -132,7 +132,7 @@ class LogScript:
             start = 0
             while start < len(text):
                 end = text.find("\n", start)
-                piece = text[start:] if end < 0 else text[start:end + 1]
+                piece = text[start:] if end < 0 else text[start : end + 1]
                 if key not in self._mid_line:
                     pieces.append(tag)
                 pieces.append(piece)
@@ -157,8 +157,9 @@ class LogScript:
         """Text printed outside vLLM's logger (uvicorn, tracebacks): one or more lines."""
         self._write(t, process, stream, text + "\n")
 
-    def progress(self, t: float, process, desc: str, total: int, seconds: float,
-                 with_bar: bool = False, stop_after=None) -> None:
+    def progress(
+        self, t: float, process, desc: str, total: int, seconds: float, with_bar: bool = False, stop_after=None
+    ) -> None:
         """A tqdm bar on stderr: ``\\r`` before every redraw, ``\\n`` only when it closes.
         ``stop_after`` = n leaves the bar open after item n, as when the loop raised."""
         last = total if stop_after is None else stop_after
@@ -220,8 +221,7 @@ def tqdm_meter(desc: str, n: int, total: int, elapsed: float, with_bar: bool = F
 # Statistics lines (docs/dev/formats.md 2.2, 2.3)
 
 
-def v1_stats(prompt, generation, running, waiting, kv, prefix=None, engine_id=0, engines=None,
-             kv_fetch=None) -> str:
+def v1_stats(prompt, generation, running, waiting, kv, prefix=None, engine_id=0, engines=None, kv_fetch=None) -> str:
     """V1 ``LoggingStatLogger`` line. ``engines`` = N gives the ``N Engines Aggregated:``
     form (0.12+); ``kv_fetch`` and an absent ``prefix`` are the 0.33 variants."""
     head = "%d Engines Aggregated: " % engines if engines else "Engine %03d: " % engine_id
@@ -232,8 +232,7 @@ def v1_stats(prompt, generation, running, waiting, kv, prefix=None, engine_id=0,
         "Waiting: %d reqs" % waiting,
     ]
     if kv_fetch is not None:
-        parts.append("KV fetch: %d waiting to start, %d in progress, %d completed waiting"
-                     % kv_fetch)
+        parts.append("KV fetch: %d waiting to start, %d in progress, %d completed waiting" % kv_fetch)
     parts.append("GPU KV cache usage: %.1f%%" % kv)
     if prefix is not None:
         parts.append("Prefix cache hit rate: %.1f%%" % prefix)
@@ -245,8 +244,7 @@ def v0_stats(prompt, generation, running, swapped, pending, gpu_kv, cpu_kv) -> s
     return (
         "Avg prompt throughput: %.1f tokens/s, Avg generation throughput: %.1f tokens/s, "
         "Running: %d reqs, Swapped: %d reqs, Pending: %d reqs, GPU KV cache usage: %.1f%%, "
-        "CPU KV cache usage: %.1f%%." % (prompt, generation, running, swapped, pending, gpu_kv,
-                                         cpu_kv)
+        "CPU KV cache usage: %.1f%%." % (prompt, generation, running, swapped, pending, gpu_kv, cpu_kv)
     )
 
 
@@ -254,8 +252,12 @@ def v0_prefix_line(gpu: float, cpu: float) -> str:
     return "Prefix cache hit rate: GPU: %.2f%%, CPU: %.2f%%" % (gpu, cpu)
 
 
-_STATS_FILEINFO = {(0, 10): "loggers.py:111", (0, 11): "loggers.py:123",
-                   (0, 14): "loggers.py:236", (0, 33): "loggers.py:259"}
+_STATS_FILEINFO = {
+    (0, 10): "loggers.py:111",
+    (0, 11): "loggers.py:123",
+    (0, 14): "loggers.py:236",
+    (0, 33): "loggers.py:259",
+}
 
 
 def stats_fileinfo(version: VllmVersion) -> str:

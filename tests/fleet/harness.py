@@ -83,8 +83,17 @@ while True:
 # The host's own UTS, mount and PID namespaces. sshd is the init of its PID namespace, so it
 # reaps its orphaned session processes (this machine's init does not); when it stops, its sessions
 # go with it, as on a host whose sshd died. unshare stays as its parent and passes SIGTERM on.
-HOST_NAMESPACES = ("unshare", "--uts", "--mount", "--pid", "--fork", "--kill-child=SIGTERM", "--mount-proc",
-                   "--propagation", "private")
+HOST_NAMESPACES = (
+    "unshare",
+    "--uts",
+    "--mount",
+    "--pid",
+    "--fork",
+    "--kill-child=SIGTERM",
+    "--mount-proc",
+    "--propagation",
+    "private",
+)
 
 # Inside the host's namespaces: give it its name, its simulator and home at the shared paths.
 HOST_LAUNCHER = 'hostname "$1" && mount --bind "$2" "$3" && mount --bind "$4" "$5" && shift 5 && exec "$@"'
@@ -92,8 +101,10 @@ HOST_LAUNCHER = 'hostname "$1" && mount --bind "$2" "$3" && mount --bind "$4" "$
 # The simulated vLLM HTTP server of a host with HostSpec.http: started by the launcher inside the
 # host's namespaces (so it stops with the host), bound to the host's loopback only.
 HTTP_PORT = 11434
-HTTP_LAUNCHER = ('PYTHONPATH="$1" "$2" -m fakegpu.vllm_http "$3" --host 127.0.0.1 --port "$4" '
-                 '>/dev/null 2>&1 </dev/null & shift 4 && exec "$@"')
+HTTP_LAUNCHER = (
+    'PYTHONPATH="$1" "$2" -m fakegpu.vllm_http "$3" --host 127.0.0.1 --port "$4" '
+    '>/dev/null 2>&1 </dev/null & shift 4 && exec "$@"'
+)
 
 PLAIN_BASHRC = "# Test host of gpufleet.vllm (tests/fleet): a plain shell, nothing to start.\n"
 
@@ -206,8 +217,9 @@ def _run(argv: list[str], *, check: bool = True, timeout: float = 30, **kwargs: 
     except FileNotFoundError as exc:
         raise FleetError("%s: not installed (run scripts/install-test-deps)" % argv[0]) from exc
     if check and result.returncode != 0:
-        raise FleetError("%s: exit %d: %s" % (" ".join(argv), result.returncode,
-                                              (result.stderr or result.stdout).strip()))
+        raise FleetError(
+            "%s: exit %d: %s" % (" ".join(argv), result.returncode, (result.stderr or result.stdout).strip())
+        )
     return result
 
 
@@ -273,8 +285,9 @@ def _check_address_space() -> None:
             except ValueError:
                 continue
             if network.prefixlen > 0 and network.overlaps(NETWORK):
-                raise FleetError("%s is in use on this machine (%r); the test fleet needs it for itself"
-                                 % (NETWORK, line.strip()))
+                raise FleetError(
+                    "%s is in use on this machine (%r); the test fleet needs it for itself" % (NETWORK, line.strip())
+                )
 
 
 def _netns_list() -> list[str]:
@@ -338,8 +351,11 @@ def _stop_pids(pids: Iterable[int], owned: Iterable[subprocess.Popen] = ()) -> N
         stats = {pid: _proc_stat(pid) for pid in remaining}
         # A zombie is done once its parent reaps it; one whose parent is not being stopped
         # (init, or us for our own children) is done already.
-        remaining = {pid for pid, stat in stats.items()
-                     if stat is not None and not (stat[0] == "Z" and (stat[1] not in remaining or pid in own_pids))}
+        remaining = {
+            pid
+            for pid, stat in stats.items()
+            if stat is not None and not (stat[0] == "Z" and (stat[1] not in remaining or pid in own_pids))
+        }
         parents = {stats[pid][1] for pid in remaining}
         for pid in remaining - parents - signalled:
             signalled.add(pid)
@@ -440,8 +456,9 @@ def processes_in_netns(inodes: Iterable[int]) -> list[int]:
     return found
 
 
-def _wait_for_banner(address: str, port: int, timeout: float, expect_ssh: bool = True,
-                     alive: Callable[[], bool] = lambda: True) -> None:
+def _wait_for_banner(
+    address: str, port: int, timeout: float, expect_ssh: bool = True, alive: Callable[[], bool] = lambda: True
+) -> None:
     """Until something on address:port accepts (and, for sshd, sends its SSH banner)."""
     deadline = time.monotonic() + timeout
     last = "nothing tried"
@@ -476,8 +493,10 @@ def _flavor_from_cards(cards: list[str]) -> str:
 
 def scenario_cards() -> dict[str, list[str]]:
     """GPU names per simulator scenario; empty when the simulator cannot say."""
-    code = ("import json, sys; sys.path.insert(0, sys.argv[1]); from fakegpu.scenarios import SCENARIOS; "
-            "print(json.dumps({n: [c.name for c in s.cards] for n, s in SCENARIOS.items()}))")
+    code = (
+        "import json, sys; sys.path.insert(0, sys.argv[1]); from fakegpu.scenarios import SCENARIOS; "
+        "print(json.dumps({n: [c.name for c in s.cards] for n, s in SCENARIOS.items()}))"
+    )
     result = _run([HOST_PYTHON, "-c", code, os.path.join(REPO, "simulator")], check=False)
     try:
         return json.loads(result.stdout) if result.returncode == 0 else {}
@@ -488,43 +507,45 @@ def scenario_cards() -> dict[str, list[str]]:
 def host_toml(host: Host, key_path: str, flavor: str) -> str:
     """hypr VM config (docs/dev/formats.md 1.2) for one fleet host, reached on its namespace address."""
     spec = host.spec
-    return "\n".join([
-        "# SSH test fleet host %s: network namespace %s (tests/fleet)." % (spec.name, host.netns),
-        "[state]",
-        "file = %s" % _toml_string(os.path.basename(host.state_path)),
-        "",
-        "[vm]",
-        "name_prefix = %s" % _toml_string(spec.name),
-        "hostname = %s" % _toml_string(spec.name),
-        "environment_name = \"gpft-test-fleet\"",
-        "flavor_name = %s" % _toml_string(flavor),
-        "labels = [\"gpft\", %s]" % _toml_string(spec.scenario),
-        "",
-        "[ssh]",
-        "username = %s" % _toml_string(TEST_USER),
-        "private_key_path = %s" % _toml_string(key_path),
-        "hyperstack_key_name = \"gpft\"",
-        "port = %d" % SSH_PORT,
-        "connect_timeout_sec = %d" % CONNECT_TIMEOUT_SEC,
-        "",
-        "[network]",
-        "wireguard_subnet = %s" % _toml_string(host.subnet),
-        "wireguard_server_ip = %s" % _toml_string(host.address),
-        "",
-        "[vllm]",
-        "model = %s" % _toml_string(spec.model),
-        "container_name = %s" % _toml_string(spec.container),
-        "",
-        "[wireguard]",
-        "auto_setup = false",
-        "setup_script = \"./wg1-setup.sh\"",
-        "",
-        "[local_client]",
-        "check_wg1_service = false",
-        "interface_name = \"wg1\"",
-        "config_path = \"/etc/wireguard/wg1.conf\"",
-        "",
-    ])
+    return "\n".join(
+        [
+            "# SSH test fleet host %s: network namespace %s (tests/fleet)." % (spec.name, host.netns),
+            "[state]",
+            "file = %s" % _toml_string(os.path.basename(host.state_path)),
+            "",
+            "[vm]",
+            "name_prefix = %s" % _toml_string(spec.name),
+            "hostname = %s" % _toml_string(spec.name),
+            'environment_name = "gpft-test-fleet"',
+            "flavor_name = %s" % _toml_string(flavor),
+            'labels = ["gpft", %s]' % _toml_string(spec.scenario),
+            "",
+            "[ssh]",
+            "username = %s" % _toml_string(TEST_USER),
+            "private_key_path = %s" % _toml_string(key_path),
+            'hyperstack_key_name = "gpft"',
+            "port = %d" % SSH_PORT,
+            "connect_timeout_sec = %d" % CONNECT_TIMEOUT_SEC,
+            "",
+            "[network]",
+            "wireguard_subnet = %s" % _toml_string(host.subnet),
+            "wireguard_server_ip = %s" % _toml_string(host.address),
+            "",
+            "[vllm]",
+            "model = %s" % _toml_string(spec.model),
+            "container_name = %s" % _toml_string(spec.container),
+            "",
+            "[wireguard]",
+            "auto_setup = false",
+            'setup_script = "./wg1-setup.sh"',
+            "",
+            "[local_client]",
+            "check_wg1_service = false",
+            'interface_name = "wg1"',
+            'config_path = "/etc/wireguard/wg1.conf"',
+            "",
+        ]
+    )
 
 
 def host_state(host: Host, flavor: str, created: datetime.datetime) -> dict[str, Any]:
@@ -546,48 +567,52 @@ def host_state(host: Host, flavor: str, created: datetime.datetime) -> dict[str,
 
 def plugin_config() -> str:
     """fleet.hyperstack.yml: every host of the fleet, addressed by its namespace address."""
-    return "\n".join([
-        "# SSH test fleet (tests/fleet): the hosts are network namespaces on this machine.",
-        "plugin: gpufleet.vllm.hyperstack",
-        "config_files:",
-        "  - \"*.toml\"",
-        "address: wireguard_ip",
-        "compose:",
-        "  gpufleet_docker_path: \"'%s/bin/docker'\"" % SIMULATOR_MOUNT,
-        "  gpufleet_nvidia_smi_path: \"'%s/bin/nvidia-smi'\"" % SIMULATOR_MOUNT,
-        "  gpufleet_dmesg_path: \"'%s/bin/dmesg'\"" % SIMULATOR_MOUNT,
-        "  gpufleet_journalctl_path: \"'%s/bin/journalctl'\"" % SIMULATOR_MOUNT,
-        "  gpufleet_proc_path: \"'%s/proc'\"" % SIMULATOR_MOUNT,
-        "  ansible_python_interpreter: \"'%s'\"" % HOST_PYTHON,
-        "",
-    ])
+    return "\n".join(
+        [
+            "# SSH test fleet (tests/fleet): the hosts are network namespaces on this machine.",
+            "plugin: gpufleet.vllm.hyperstack",
+            "config_files:",
+            '  - "*.toml"',
+            "address: wireguard_ip",
+            "compose:",
+            "  gpufleet_docker_path: \"'%s/bin/docker'\"" % SIMULATOR_MOUNT,
+            "  gpufleet_nvidia_smi_path: \"'%s/bin/nvidia-smi'\"" % SIMULATOR_MOUNT,
+            "  gpufleet_dmesg_path: \"'%s/bin/dmesg'\"" % SIMULATOR_MOUNT,
+            "  gpufleet_journalctl_path: \"'%s/bin/journalctl'\"" % SIMULATOR_MOUNT,
+            "  gpufleet_proc_path: \"'%s/proc'\"" % SIMULATOR_MOUNT,
+            "  ansible_python_interpreter: \"'%s'\"" % HOST_PYTHON,
+            "",
+        ]
+    )
 
 
 def sshd_config(host: Host, authorized_keys: str) -> str:
-    return "\n".join([
-        "# sshd of SSH test fleet host %s (tests/fleet)" % host.name,
-        "ListenAddress %s:%d" % (host.address, SSH_PORT),
-        "HostKey %s" % host.host_key,
-        # Holds 1: sshd is the init of the host's PID namespace.
-        "PidFile %s" % host.pid_file,
-        "AuthorizedKeysFile %s" % authorized_keys,
-        # The fleet's files live under /tmp, which StrictModes rejects (world-writable parent).
-        "StrictModes no",
-        "AllowUsers %s" % TEST_USER,
-        "PermitRootLogin no",
-        "PasswordAuthentication no",
-        "KbdInteractiveAuthentication no",
-        "UsePAM no",
-        "MaxStartups 200",
-        "MaxSessions 100",
-        "UseDNS no",
-        "PrintMotd no",
-        "PrintLastLog no",
-        "X11Forwarding no",
-        "LogLevel VERBOSE",
-        "Subsystem sftp %s" % SFTP_SERVER,
-        "",
-    ])
+    return "\n".join(
+        [
+            "# sshd of SSH test fleet host %s (tests/fleet)" % host.name,
+            "ListenAddress %s:%d" % (host.address, SSH_PORT),
+            "HostKey %s" % host.host_key,
+            # Holds 1: sshd is the init of the host's PID namespace.
+            "PidFile %s" % host.pid_file,
+            "AuthorizedKeysFile %s" % authorized_keys,
+            # The fleet's files live under /tmp, which StrictModes rejects (world-writable parent).
+            "StrictModes no",
+            "AllowUsers %s" % TEST_USER,
+            "PermitRootLogin no",
+            "PasswordAuthentication no",
+            "KbdInteractiveAuthentication no",
+            "UsePAM no",
+            "MaxStartups 200",
+            "MaxSessions 100",
+            "UseDNS no",
+            "PrintMotd no",
+            "PrintLastLog no",
+            "X11Forwarding no",
+            "LogLevel VERBOSE",
+            "Subsystem sftp %s" % SFTP_SERVER,
+            "",
+        ]
+    )
 
 
 class Fleet:
@@ -601,8 +626,14 @@ class Fleet:
     removed by down() like any fleet dir. The cleanup command does not look for it.
     """
 
-    def __init__(self, hosts: int | Iterable[str | HostSpec] = 2, scenario: str = DEFAULT_SCENARIO,
-                 parent: str | None = None, keep_dir: bool = False, fleet_dir: str | None = None):
+    def __init__(
+        self,
+        hosts: int | Iterable[str | HostSpec] = 2,
+        scenario: str = DEFAULT_SCENARIO,
+        parent: str | None = None,
+        keep_dir: bool = False,
+        fleet_dir: str | None = None,
+    ):
         if isinstance(hosts, int):
             specs = [HostSpec("vm%d" % number, scenario) for number in range(1, hosts + 1)]
         else:
@@ -683,8 +714,10 @@ class Fleet:
         shutil.copyfile(self.key_path + ".pub", self.authorized_keys)
         os.chmod(self.authorized_keys, 0o644)
         if _run(["runuser", "-u", TEST_USER, "--", "test", "-r", self.authorized_keys], check=False).returncode:
-            raise FleetError("%s: the test user cannot read it (sshd reads it as that user): start the fleet "
-                             "under a folder all users can enter, not %s" % (self.authorized_keys, self.parent))
+            raise FleetError(
+                "%s: the test user cannot read it (sshd reads it as that user): start the fleet "
+                "under a folder all users can enter, not %s" % (self.authorized_keys, self.parent)
+            )
 
         for spec in self.specs:
             index = self._claim_index()
@@ -721,18 +754,18 @@ class Fleet:
                 continue
             if _ip("netns", "add", netns_name(index), check=False).returncode == 0:
                 return index
-        raise FleetError("no free 10.200.k.0/24 left for a host (%d in use); run the cleanup command"
-                         % len(INDEXES))
+        raise FleetError("no free 10.200.k.0/24 left for a host (%d in use); run the cleanup command" % len(INDEXES))
 
-    def _prepare(self, host: Host, cards: dict[str, list[str]], created: datetime.datetime,
-                 uid: int, gid: int) -> None:
+    def _prepare(self, host: Host, cards: dict[str, list[str]], created: datetime.datetime, uid: int, gid: int) -> None:
         """Network, keys, sshd config, simulator dir, home and hypr files of one host."""
         ns = host.netns
         _ip("link", "add", host.veth, "type", "veth", "peer", "name", "eth0", "netns", ns)
         _ip("addr", "add", host.gateway + "/24", "dev", host.veth)
         _ip("link", "set", host.veth, "up")
         # Without carrier (host_down) the veth route is skipped and the guard route answers.
-        with open("/proc/sys/net/ipv4/conf/%s/ignore_routes_with_linkdown" % host.veth, "w", encoding="ascii") as handle:
+        with open(
+            "/proc/sys/net/ipv4/conf/%s/ignore_routes_with_linkdown" % host.veth, "w", encoding="ascii"
+        ) as handle:
             handle.write("1")
         _ip("route", "add", "unreachable", host.subnet, "metric", str(GUARD_METRIC))
         _ip("-n", ns, "addr", "add", host.address + "/24", "dev", "eth0")
@@ -781,8 +814,9 @@ class Fleet:
         no_http = os.path.join(host_vars, host.name + ".yml")
         if host.spec.http is None:
             with open(no_http, "w", encoding="utf-8") as handle:
-                handle.write("# SSH test fleet: this host serves no vLLM HTTP (HostSpec.http=None).\n"
-                             "gpufleet_vllm_port: null\n")
+                handle.write(
+                    "# SSH test fleet: this host serves no vLLM HTTP (HostSpec.http=None).\ngpufleet_vllm_port: null\n"
+                )
         elif os.path.exists(no_http):
             os.remove(no_http)
         with open(host.state_path, "w", encoding="utf-8") as handle:
@@ -797,20 +831,54 @@ class Fleet:
             finally:
                 sys.path.pop(0)
             vllm_http.configure(host.sim_dir, **host.spec.http)
-            http = ["sh", "-c", HTTP_LAUNCHER, "http", os.path.join(REPO, "simulator"), HOST_PYTHON, SIMULATOR_MOUNT,
-                    str(HTTP_PORT)]
+            http = [
+                "sh",
+                "-c",
+                HTTP_LAUNCHER,
+                "http",
+                os.path.join(REPO, "simulator"),
+                HOST_PYTHON,
+                SIMULATOR_MOUNT,
+                str(HTTP_PORT),
+            ]
         with open(os.path.join(host.dir, "launch.log"), "ab") as log:
             host.sshd = subprocess.Popen(
-                ["ip", "netns", "exec", host.netns, *HOST_NAMESPACES, "sh", "-c", HOST_LAUNCHER, "launch", host.name, host.sim_dir, SIMULATOR_MOUNT,
-                 host.home_dir, TEST_HOME, *http, SSHD, "-D", "-f", host.sshd_config, "-E", host.sshd_log],
-                stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True)
+                [
+                    "ip",
+                    "netns",
+                    "exec",
+                    host.netns,
+                    *HOST_NAMESPACES,
+                    "sh",
+                    "-c",
+                    HOST_LAUNCHER,
+                    "launch",
+                    host.name,
+                    host.sim_dir,
+                    SIMULATOR_MOUNT,
+                    host.home_dir,
+                    TEST_HOME,
+                    *http,
+                    SSHD,
+                    "-D",
+                    "-f",
+                    host.sshd_config,
+                    "-E",
+                    host.sshd_log,
+                ],
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=log,
+                start_new_session=True,
+            )
         self._write_manifest()
 
     def _wait_sshd(self, host: Host) -> None:
         process = host.sshd
         try:
-            _wait_for_banner(host.address, SSH_PORT, READY_TIMEOUT,
-                             alive=lambda: process is not None and process.poll() is None)
+            _wait_for_banner(
+                host.address, SSH_PORT, READY_TIMEOUT, alive=lambda: process is not None and process.poll() is None
+            )
         except FleetError as exc:
             raise FleetError("host %s: sshd did not start: %s\n%s" % (host.name, exc, self._logs(host))) from exc
 
@@ -845,8 +913,10 @@ class Fleet:
         if self.dir:
             clients.update(processes_mentioning(self.dir))
         _stop_pids(clients)
-        _stop_pids([pid for host in hosts for pid in _netns_pids(host.netns)],
-                   [process for host in hosts for process in (host.sshd, host.blackhole) if process])
+        _stop_pids(
+            [pid for host in hosts for pid in _netns_pids(host.netns)],
+            [process for host in hosts for process in (host.sshd, host.blackhole) if process],
+        )
         for host in hosts:
             errors.extend(_remove_host_network(host.index))
         if self.dir and not self.keep_dir:
@@ -860,9 +930,17 @@ class Fleet:
             "dir": self.dir,
             "key": self.key_path,
             "inventory": self.inventory,
-            "hosts": [{"name": host.name, "index": host.index, "netns": host.netns, "address": host.address,
-                       "scenario": host.spec.scenario, "known_hosts": host.known_hosts}
-                      for host in self.hosts.values()],
+            "hosts": [
+                {
+                    "name": host.name,
+                    "index": host.index,
+                    "netns": host.netns,
+                    "address": host.address,
+                    "scenario": host.spec.scenario,
+                    "known_hosts": host.known_hosts,
+                }
+                for host in self.hosts.values()
+            ],
         }
         with open(self.manifest + ".tmp", "w", encoding="utf-8") as handle:
             json.dump(data, handle, indent=2)
@@ -876,12 +954,14 @@ class Fleet:
                 data = json.load(handle)
         except (OSError, ValueError) as exc:
             raise FleetError("%s: no fleet there (%s)" % (fleet_dir, exc)) from exc
-        fleet = cls([HostSpec(item["name"], item["scenario"]) for item in data["hosts"]],
-                    parent=os.path.dirname(data["dir"]))
+        fleet = cls(
+            [HostSpec(item["name"], item["scenario"]) for item in data["hosts"]], parent=os.path.dirname(data["dir"])
+        )
         fleet.dir = data["dir"]
         for item, spec in zip(data["hosts"], fleet.specs):
-            fleet.hosts[spec.name] = Host(spec, item["index"], os.path.join(fleet.dir, "hosts", spec.name),
-                                          fleet.inventory_dir)
+            fleet.hosts[spec.name] = Host(
+                spec, item["index"], os.path.join(fleet.dir, "hosts", spec.name), fleet.inventory_dir
+            )
         fleet._running = True
         return fleet
 
@@ -889,13 +969,33 @@ class Fleet:
     def ssh_argv(self, name: str, *remote: str, connect_timeout: int = CONNECT_TIMEOUT_SEC) -> list[str]:
         """A plain ssh command for host name, with hypr's options (docs/dev/formats.md 1.4)."""
         host = self.host(name)
-        return ["ssh", "-i", self.key_path, "-o", "IdentitiesOnly=yes", "-o", "BatchMode=yes",
-                "-o", "StrictHostKeyChecking=accept-new", "-o", "UserKnownHostsFile=" + host.known_hosts,
-                "-o", "ConnectTimeout=%d" % connect_timeout, "-o", "ServerAliveInterval=5",
-                "-o", "ServerAliveCountMax=3", "-p", str(SSH_PORT), "%s@%s" % (TEST_USER, host.address), *remote]
+        return [
+            "ssh",
+            "-i",
+            self.key_path,
+            "-o",
+            "IdentitiesOnly=yes",
+            "-o",
+            "BatchMode=yes",
+            "-o",
+            "StrictHostKeyChecking=accept-new",
+            "-o",
+            "UserKnownHostsFile=" + host.known_hosts,
+            "-o",
+            "ConnectTimeout=%d" % connect_timeout,
+            "-o",
+            "ServerAliveInterval=5",
+            "-o",
+            "ServerAliveCountMax=3",
+            "-p",
+            str(SSH_PORT),
+            "%s@%s" % (TEST_USER, host.address),
+            *remote,
+        ]
 
-    def ssh(self, name: str, *remote: str, timeout: float = 30, connect_timeout: int = CONNECT_TIMEOUT_SEC
-            ) -> subprocess.CompletedProcess:
+    def ssh(
+        self, name: str, *remote: str, timeout: float = 30, connect_timeout: int = CONNECT_TIMEOUT_SEC
+    ) -> subprocess.CompletedProcess:
         return _run(self.ssh_argv(name, *remote, connect_timeout=connect_timeout), check=False, timeout=timeout)
 
     # Faults ------------------------------------------------------------------------------
@@ -942,10 +1042,15 @@ class Fleet:
         with open(os.path.join(host.dir, "blackhole.log"), "ab") as log:
             host.blackhole = subprocess.Popen(
                 ["ip", "netns", "exec", host.netns, HOST_PYTHON, "-c", BLACKHOLE_SERVER, host.address, str(SSH_PORT)],
-                stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True)
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=log,
+                start_new_session=True,
+            )
         blackhole = host.blackhole
-        _wait_for_banner(host.address, SSH_PORT, READY_TIMEOUT, expect_ssh=False,
-                         alive=lambda: blackhole.poll() is None)
+        _wait_for_banner(
+            host.address, SSH_PORT, READY_TIMEOUT, expect_ssh=False, alive=lambda: blackhole.poll() is None
+        )
 
     def _stop_servers(self, host: Host) -> None:
         """Stop the listener (sshd or blackhole) and the sessions of that sshd."""
@@ -985,14 +1090,16 @@ class Fleet:
         rows = []
         for host in self.hosts.values():
             link = _ip("-n", host.netns, "-o", "link", "show", "eth0", check=False).stdout
-            rows.append({
-                "name": host.name,
-                "address": host.address,
-                "netns": host.netns,
-                "link": "up" if ",UP" in link or "<UP" in link else ("down" if link else "gone"),
-                "processes": len(_netns_pids(host.netns)),
-                "scenario": host.spec.scenario,
-            })
+            rows.append(
+                {
+                    "name": host.name,
+                    "address": host.address,
+                    "netns": host.netns,
+                    "link": "up" if ",UP" in link or "<UP" in link else ("down" if link else "gone"),
+                    "processes": len(_netns_pids(host.netns)),
+                    "scenario": host.spec.scenario,
+                }
+            )
         return rows
 
 
@@ -1028,14 +1135,25 @@ def leftovers() -> dict[str, list[str]]:
     """What fleets (running or crashed) hold on this machine, by kind."""
     namespaces = [name for name in _netns_list() if name.startswith(NETNS_PREFIX)]
     links = sorted(name for name in os.listdir("/sys/class/net") if re.fullmatch(PREFIX + r"\d+", name))
-    routes = [line.split()[1] for line in _ip("-4", "-o", "route", "show", "type", "unreachable").stdout.splitlines()
-              if "metric %d" % GUARD_METRIC in line]
+    routes = [
+        line.split()[1]
+        for line in _ip("-4", "-o", "route", "show", "type", "unreachable").stdout.splitlines()
+        if "metric %d" % GUARD_METRIC in line
+    ]
     parent = tempfile.gettempdir()
     dirs = sorted(os.path.join(parent, name) for name in os.listdir(parent) if name.startswith(FLEET_DIR_PREFIX))
-    pids = sorted({pid for ns in namespaces for pid in _netns_pids(ns)} |
-                  set(processes_mentioning("/" + FLEET_DIR_PREFIX)) | set(processes_connected_to([NETWORK])))
-    return {"namespaces": namespaces, "links": links, "routes": routes, "dirs": dirs,
-            "processes": ["%d %s" % (pid, _cmdline(pid)) for pid in pids]}
+    pids = sorted(
+        {pid for ns in namespaces for pid in _netns_pids(ns)}
+        | set(processes_mentioning("/" + FLEET_DIR_PREFIX))
+        | set(processes_connected_to([NETWORK]))
+    )
+    return {
+        "namespaces": namespaces,
+        "links": links,
+        "routes": routes,
+        "dirs": dirs,
+        "processes": ["%d %s" % (pid, _cmdline(pid)) for pid in pids],
+    }
 
 
 def _cmdline(pid: int) -> str:
@@ -1053,8 +1171,8 @@ def cleanup() -> dict[str, list[str]]:
     what it found."""
     found = leftovers()
     _stop_pids(int(line.split()[0]) for line in found["processes"])
-    indexes = {int(name[len(NETNS_PREFIX):]) for name in found["namespaces"] if name[len(NETNS_PREFIX):].isdigit()}
-    indexes |= {int(name[len(PREFIX):]) for name in found["links"]}
+    indexes = {int(name[len(NETNS_PREFIX) :]) for name in found["namespaces"] if name[len(NETNS_PREFIX) :].isdigit()}
+    indexes |= {int(name[len(PREFIX) :]) for name in found["links"]}
     indexes |= {int(subnet.split(".")[2]) for subnet in found["routes"]}
     for ns in found["namespaces"]:
         _ip("netns", "del", ns, check=False)
@@ -1072,13 +1190,25 @@ def main(argv: list[str] | None = None) -> int:
     commands = parser.add_subparsers(dest="command", required=True)
     up = commands.add_parser("up", help="start a fleet and leave it running; prints its dir")
     up.add_argument("-n", "--hosts", type=int, help="number of hosts (default: as many as names, else 2)")
-    up.add_argument("-N", "--name", action="append", default=[],
-                    help="host name; repeat to name hosts 1, 2, ... (default vm1, vm2, ...)")
-    up.add_argument("-s", "--scenario", action="append", default=[],
-                    help="simulator scenario; repeat to give hosts 1, 2, ... their own (default %s)"
-                         % DEFAULT_SCENARIO)
-    up.add_argument("--dir", help="the fleet dir, made if missing, refused unless empty (default: a new "
-                                  "%s%s* dir)" % (os.path.join(tempfile.gettempdir(), ""), FLEET_DIR_PREFIX))
+    up.add_argument(
+        "-N",
+        "--name",
+        action="append",
+        default=[],
+        help="host name; repeat to name hosts 1, 2, ... (default vm1, vm2, ...)",
+    )
+    up.add_argument(
+        "-s",
+        "--scenario",
+        action="append",
+        default=[],
+        help="simulator scenario; repeat to give hosts 1, 2, ... their own (default %s)" % DEFAULT_SCENARIO,
+    )
+    up.add_argument(
+        "--dir",
+        help="the fleet dir, made if missing, refused unless empty (default: a new "
+        "%s%s* dir)" % (os.path.join(tempfile.gettempdir(), ""), FLEET_DIR_PREFIX),
+    )
     down = commands.add_parser("down", help="tear down the fleet started in DIR")
     down.add_argument("dir")
     status = commands.add_parser("status", help="hosts of the fleet in DIR, or all leftovers")
@@ -1086,8 +1216,12 @@ def main(argv: list[str] | None = None) -> int:
     simulate = commands.add_parser("set", help="fakegpu set on HOST's simulator (clock, scenario, faults)")
     simulate.add_argument("dir")
     simulate.add_argument("host")
-    simulate.add_argument("change", nargs="+", metavar="KEY=VALUE|restart",
-                          help="as simulator/bin/fakegpu set takes them, applied in order")
+    simulate.add_argument(
+        "change",
+        nargs="+",
+        metavar="KEY=VALUE|restart",
+        help="as simulator/bin/fakegpu set takes them, applied in order",
+    )
     commands.add_parser("cleanup", help="remove everything any fleet left on this machine")
     args = parser.parse_args(argv)
 
@@ -1103,8 +1237,18 @@ def main(argv: list[str] | None = None) -> int:
             fleet = Fleet(specs, fleet_dir=args.dir).up()
             # The fleet outlives this process: `down DIR` or `cleanup` ends it.
             atexit.unregister(fleet.down)
-            print(json.dumps({"dir": fleet.dir, "inventory": fleet.inventory, "key": fleet.key_path,
-                              "seconds": round(time.monotonic() - started, 2), "hosts": fleet.status()}, indent=2))
+            print(
+                json.dumps(
+                    {
+                        "dir": fleet.dir,
+                        "inventory": fleet.inventory,
+                        "key": fleet.key_path,
+                        "seconds": round(time.monotonic() - started, 2),
+                        "hosts": fleet.status(),
+                    },
+                    indent=2,
+                )
+            )
         elif args.command == "down":
             started = time.monotonic()
             Fleet.attach(args.dir).down()

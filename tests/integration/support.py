@@ -31,8 +31,9 @@ VENV_BIN = Path(sys.executable).parent
 FAKEGPU = ROOT / "simulator" / "bin" / "fakegpu"
 
 
-def make_sim_host(directory: Path, scenario: str, *, elapsed: float | None = None,
-                  container: str | None = None) -> Path:
+def make_sim_host(
+    directory: Path, scenario: str, *, elapsed: float | None = None, container: str | None = None
+) -> Path:
     """Create a simulated VM (its bin/docker and bin/nvidia-smi) with the simulator's CLI."""
     argv = [str(FAKEGPU), "make-host", str(directory), scenario]
     if elapsed is not None:
@@ -50,8 +51,11 @@ def simulator_env() -> dict:
 
 def clean_ansible_env() -> dict:
     """Environment for ansible commands: this checkout's ansible.cfg, no colour, the venv first."""
-    env = {key: value for key, value in os.environ.items()
-           if not key.startswith(("ANSIBLE_", "GPUFLEET_")) and key not in ("NO_COLOR", "COLUMNS")}
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith(("ANSIBLE_", "GPUFLEET_")) and key not in ("NO_COLOR", "COLUMNS")
+    }
     env.update(
         ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"),
         ANSIBLE_NOCOLOR="1",
@@ -63,8 +67,9 @@ def clean_ansible_env() -> dict:
 
 
 def run(argv: list, env: dict, timeout: float = 120, **kwargs) -> subprocess.CompletedProcess:
-    return subprocess.run(argv, cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout, check=False,
-                          **kwargs)
+    return subprocess.run(
+        argv, cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout, check=False, **kwargs
+    )
 
 
 def ansible_module(env: dict, module: str, args: dict, timeout: float = 60) -> tuple[int, dict]:
@@ -126,15 +131,37 @@ class WatchRun:
     lines, read by a LineReader) and with JSON lines at JSON_PATH. Use as a context manager: on
     exit the whole group (workers, ssh clients) is stopped."""
 
-    def __init__(self, inventory: str, env: dict, json_path: Path, *, interval: float = 1, cycles: int = 3,
-                 extra_vars: tuple = ()):
+    def __init__(
+        self,
+        inventory: str,
+        env: dict,
+        json_path: Path,
+        *,
+        interval: float = 1,
+        cycles: int = 3,
+        extra_vars: tuple = (),
+    ):
         self.json_path = Path(json_path)
-        argv = [str(VENV_BIN / "ansible-playbook"), "-i", str(inventory), "playbooks/watch.yml",
-                "-e", "watch_interval=%g" % interval, "-e", "watch_cycles=%d" % cycles]
+        argv = [
+            str(VENV_BIN / "ansible-playbook"),
+            "-i",
+            str(inventory),
+            "playbooks/watch.yml",
+            "-e",
+            "watch_interval=%g" % interval,
+            "-e",
+            "watch_cycles=%d" % cycles,
+        ]
         for item in extra_vars:
             argv += ["-e", item]
-        self.process = subprocess.Popen(argv, cwd=ROOT, env=dict(env, GPUFLEET_DASHBOARD_JSON=str(json_path)),
-                                        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
+        self.process = subprocess.Popen(
+            argv,
+            cwd=ROOT,
+            env=dict(env, GPUFLEET_DASHBOARD_JSON=str(json_path)),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
         self.reader = LineReader(self.process)
 
     def __enter__(self) -> "WatchRun":
@@ -148,8 +175,9 @@ class WatchRun:
         try:
             returncode = self.process.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
-            raise AssertionError("the watch did not end in %gs; output:\n%s"
-                                 % (timeout, "\n".join(self.reader.lines))) from None
+            raise AssertionError(
+                "the watch did not end in %gs; output:\n%s" % (timeout, "\n".join(self.reader.lines))
+            ) from None
         self.reader.join(10)
         return returncode
 
@@ -183,8 +211,9 @@ class PtyRun:
         fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", rows, columns, 0, 0))
         env = dict(env, TERM="xterm-256color")
         env.pop("ANSIBLE_NOCOLOR", None)
-        self.process = subprocess.Popen(argv, cwd=ROOT, env=env, stdin=slave, stdout=slave, stderr=slave,
-                                        start_new_session=True)
+        self.process = subprocess.Popen(
+            argv, cwd=ROOT, env=env, stdin=slave, stdout=slave, stderr=slave, start_new_session=True
+        )
         os.close(slave)
         self.output = b""
 

@@ -23,9 +23,29 @@ def test_floor_benchmark_measures_a_steady_state_window(tmp_path):
     if reason:
         pytest.skip(reason)
     figures = tmp_path / "figures.json"
-    proc = subprocess.run([sys.executable, "benchmarks/fleet.py", "--floor", "3", "--seconds", "2", "--intervals", "0",
-                           "--config", "defaults", "--config", "mitogen", "--json", str(figures)],
-                          cwd=ROOT, capture_output=True, text=True, check=False, timeout=300)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "benchmarks/fleet.py",
+            "--floor",
+            "3",
+            "--seconds",
+            "2",
+            "--intervals",
+            "0",
+            "--config",
+            "defaults",
+            "--config",
+            "mitogen",
+            "--json",
+            str(figures),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=300,
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     rows = json.loads(figures.read_text(encoding="utf-8"))
     assert [row["method"] for row in rows] == ["floor, defaults", "floor, mitogen"]

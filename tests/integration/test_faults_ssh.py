@@ -97,12 +97,17 @@ class StandingRun:
 @pytest.fixture(scope="module")
 def standing(tmp_path_factory, ansible_env) -> StandingRun:
     canary = "/tmp/PWNED_%s" % uuid.uuid4().hex[:12]
-    specs = [HostSpec("gpu-ok", "busy"), HostSpec("gpu-idle", "idle"), HostSpec("gpu-refused", "busy"),
-             HostSpec("gpu-blackhole", "busy"),
-             # These two are about the log's figures: no HTTP server, whose /metrics would replace them.
-             HostSpec("gpu-smi-hang", "busy", http=None),
-             HostSpec("gpu-docker-denied", "docker-permission-denied"), HostSpec("gpu-hostile", "hostile", http=None),
-             HostSpec("gpu-shell-name", "busy", container="vllm;touch " + canary)]
+    specs = [
+        HostSpec("gpu-ok", "busy"),
+        HostSpec("gpu-idle", "idle"),
+        HostSpec("gpu-refused", "busy"),
+        HostSpec("gpu-blackhole", "busy"),
+        # These two are about the log's figures: no HTTP server, whose /metrics would replace them.
+        HostSpec("gpu-smi-hang", "busy", http=None),
+        HostSpec("gpu-docker-denied", "docker-permission-denied"),
+        HostSpec("gpu-hostile", "hostile", http=None),
+        HostSpec("gpu-shell-name", "busy", container="vllm;touch " + canary),
+    ]
     json_path = tmp_path_factory.mktemp("standing") / "watch.jsonl"
     with running_fleet(specs) as fleet:
         # The canary check below is meaningful only if the hosts' /tmp is this machine's /tmp.
@@ -112,15 +117,26 @@ def standing(tmp_path_factory, ansible_env) -> StandingRun:
         fleet.kill_sshd("gpu-refused")
         fleet.tcp_blackhole("gpu-blackhole")
         fleet.simulator_set("gpu-smi-hang", nvidia_smi="hang")
-        with WatchRun(fleet.inventory, ansible_env, json_path, interval=INTERVAL, cycles=CYCLES,
-                      extra_vars=("gpufleet_command_timeout=%d" % COMMAND_TIMEOUT,)) as watch:
+        with WatchRun(
+            fleet.inventory,
+            ansible_env,
+            json_path,
+            interval=INTERVAL,
+            cycles=CYCLES,
+            extra_vars=("gpufleet_command_timeout=%d" % COMMAND_TIMEOUT,),
+        ) as watch:
             returncode = watch.wait(120)
         return StandingRun(
             returncode=returncode,
-            raw=list(watch.reader.raw), lines=list(watch.reader.lines), records=watch.records(),
+            raw=list(watch.reader.raw),
+            lines=list(watch.reader.lines),
+            records=watch.records(),
             addresses={name: fleet.host(name).address for name in STANDING_STATES},
             connect_timeout_s=connect_timeout(fleet, "gpu-blackhole"),
-            canary=canary, canary_existed=os.path.exists(canary), logs=fleet.logs())
+            canary=canary,
+            canary_existed=os.path.exists(canary),
+            logs=fleet.logs(),
+        )
 
 
 def assert_every_host_kept_its_state(run: StandingRun) -> None:
@@ -145,8 +161,10 @@ def test_host_down_from_the_start_is_shown_refused(standing):
     broken_pipe = "connection failed while sending the module ([Errno 32] Broken pipe; ssh's reason was not captured)"
     lines = host_lines(standing.lines, "gpu-refused")
     assert len(lines) == CYCLES and lines.count('gpu-refused unreachable error="%s" checks=1fail age=0s' % refused) >= 1
-    assert all(line in ('gpu-refused unreachable error="%s" checks=1fail age=0s' % cause
-                        for cause in (refused, broken_pipe)) for line in lines), lines
+    assert all(
+        line in ('gpu-refused unreachable error="%s" checks=1fail age=0s' % cause for cause in (refused, broken_pipe))
+        for line in lines
+    ), lines
     for record in host_records(standing.records, "gpu-refused"):
         assert record["unreachable"] in (refused, broken_pipe)
         assert record["document"] is None
@@ -175,15 +193,19 @@ def test_tcp_blackhole_is_bounded_by_the_connect_timeout_and_stalls_no_one(stand
 def test_hanging_nvidia_smi_times_out_and_keeps_the_rest_of_the_document(standing):
     assert_every_host_kept_its_state(standing)
     for line in host_lines(standing.lines, "gpu-smi-hang"):
-        assert line.startswith("gpu-smi-hang serving gpu=timeout util=n/a vram=n/a temp=n/a "
-                               "gen=87.6tok/s prompt=1234.5tok/s run=3 wait=1 kv=42.3% checks=1fail "), line
+        assert line.startswith(
+            "gpu-smi-hang serving gpu=timeout util=n/a vram=n/a temp=n/a "
+            "gen=87.6tok/s prompt=1234.5tok/s run=3 wait=1 kv=42.3% checks=1fail "
+        ), line
     records = host_records(standing.records, "gpu-smi-hang")
     for record in records:
         document = record["document"]
         assert document["gpu"]["status"] == "timeout"
         assert document["gpu"]["devices"] == []
-        assert document["gpu"]["message"] == ("nvidia-smi did not answer in time; the driver may be hung (look for Xid "
-                                              "errors in dmesg), reboot the VM if it persists")
+        assert document["gpu"]["message"] == (
+            "nvidia-smi did not answer in time; the driver may be hung (look for Xid "
+            "errors in dmesg), reboot the VM if it persists"
+        )
         assert document["container"]["status"] == "running"
         assert document["vllm"]["phase"] == "serving"
         assert [engine["generation_tps"] for engine in document["vllm"]["engines"]] == [87.6]
@@ -213,8 +235,10 @@ def test_hostile_logs_leave_the_plain_output_clean(standing):
     text = b"\n".join(standing.raw).decode("utf-8")  # strict: no invalid UTF-8 passed through
     assert C1_CHARACTERS.search(text) is None
     for line in host_lines(standing.lines, "gpu-hostile"):
-        assert line.startswith("gpu-hostile serving gpu=1/1 util=20% vram=93% temp=50C gen=27.1tok/s "
-                               "prompt=314.2tok/s run=1 wait=0 kv=8.8% checks=ok "), line
+        assert line.startswith(
+            "gpu-hostile serving gpu=1/1 util=20% vram=93% temp=50C gen=27.1tok/s "
+            "prompt=314.2tok/s run=1 wait=0 kv=8.8% checks=ok "
+        ), line
     # The log's look-alike VM header did not become a line of its own.
     assert not [line for line in standing.lines if "hyperstack-vm2" in line or "99999.9" in line]
 
@@ -222,9 +246,10 @@ def test_hostile_logs_leave_the_plain_output_clean(standing):
 def test_container_name_with_shell_syntax_is_rejected_and_nothing_runs(standing):
     assert_every_host_kept_its_state(standing)
     name = "vllm;touch " + standing.canary
-    expected = ("gpu-shell-name failed failure=\"invalid container name '%s': docker names are 2-255 characters, "
-                "start with a letter or digit and contain only letters, digits, '_', '.' and '-'\" checks=1fail age=0s"
-                % name)
+    expected = (
+        "gpu-shell-name failed failure=\"invalid container name '%s': docker names are 2-255 characters, "
+        "start with a letter or digit and contain only letters, digits, '_', '.' and '-'\" checks=1fail age=0s" % name
+    )
     assert host_lines(standing.lines, "gpu-shell-name") == [expected] * CYCLES
     for record in host_records(standing.records, "gpu-shell-name"):
         assert record["failure"].startswith("invalid container name '%s'" % name)
@@ -259,8 +284,9 @@ class MidRun:
         return [line for line in self.lines[start:end] if line.startswith(name + " ")]
 
     def indexed_lines_of(self, name: str, start: int = 0) -> list:
-        return [(index, line) for index, line in enumerate(self.lines)
-                if index >= start and line.startswith(name + " ")]
+        return [
+            (index, line) for index, line in enumerate(self.lines) if index >= start and line.startswith(name + " ")
+        ]
 
 
 def public_key(path: str) -> str:
@@ -288,8 +314,9 @@ def wait_for_host_process(fleet, name: str, text: str, timeout: float) -> None:
     """Until a process whose command line contains TEXT runs on host NAME (in its namespace)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        pids = subprocess.run(["ip", "netns", "pids", fleet.host(name).netns], capture_output=True, text=True,
-                              check=False).stdout.split()
+        pids = subprocess.run(
+            ["ip", "netns", "pids", fleet.host(name).netns], capture_output=True, text=True, check=False
+        ).stdout.split()
         for pid in pids:
             try:
                 with open("/proc/%s/cmdline" % pid, "rb") as handle:
@@ -326,26 +353,37 @@ def mid_watch(tmp_path_factory, ansible_env) -> MidRun:
             crashed = reader.wait_for(lambda line: line.startswith("gpu-crash "), 30, start=fault_index)
             reader.wait_for(lambda line: line.startswith("gpu-crash "), 10, start=crashed + 1)
             # Two refused refreshes: the host stays down until sshd is back.
-            refused = reader.wait_for(lambda line: line.startswith("gpu-sshd unreachable ") and "refused" in line,
-                                      30, start=fault_index)
+            refused = reader.wait_for(
+                lambda line: line.startswith("gpu-sshd unreachable ") and "refused" in line, 30, start=fault_index
+            )
             reader.wait_for(lambda line: line.startswith("gpu-sshd unreachable "), 10, start=refused + 1)
 
             fleet.start_sshd("gpu-sshd")
             fleet.simulator_set("gpu-container", container="present")
             restart_index, restarted_at = len(reader.lines), time.monotonic()
-            back = [reader.wait_for(lambda line, prefix=prefix: line.startswith(prefix), 30, start=restart_index)
-                    for prefix in ("gpu-sshd serving ", "gpu-container serving ")]
+            back = [
+                reader.wait_for(lambda line, prefix=prefix: line.startswith(prefix), 30, start=restart_index)
+                for prefix in ("gpu-sshd serving ", "gpu-container serving ")
+            ]
             # Two more refreshes of the re-keyed host: still refused after the others recovered.
             seen = max(back)
             for _refresh in range(2):
                 seen = reader.wait_for(lambda line: line.startswith("gpu-rekey "), 10, start=seen + 1)
             last = reader.wait_for(lambda line: line.startswith("gpu-steady "), 10, start=seen)
             watch.stop()
-        return MidRun(lines=reader.lines[:last + 1], times=reader.times[:last + 1], records=watch.records(),
-                      addresses={name: fleet.host(name).address for name in MID_HOSTS},
-                      fault_index=fault_index, restarted_at=restarted_at, restart_index=restart_index,
-                      old_host_key=old_key, new_host_key=public_key(rekey.host_key),
-                      known_hosts_before=known_before, known_hosts_after=read_text(rekey.known_hosts))
+        return MidRun(
+            lines=reader.lines[: last + 1],
+            times=reader.times[: last + 1],
+            records=watch.records(),
+            addresses={name: fleet.host(name).address for name in MID_HOSTS},
+            fault_index=fault_index,
+            restarted_at=restarted_at,
+            restart_index=restart_index,
+            old_host_key=old_key,
+            new_host_key=public_key(rekey.host_key),
+            known_hosts_before=known_before,
+            known_hosts_after=read_text(rekey.known_hosts),
+        )
 
 
 def assert_steady_host_unaffected(run: MidRun) -> None:
@@ -372,8 +410,10 @@ def test_sshd_killed_mid_watch_comes_back_within_two_intervals_of_the_restart(mi
     run = mid_watch
     assert_steady_host_unaffected(run)
     assert all(line.startswith("gpu-sshd serving gpu=1/1 ") for line in run.lines_of("gpu-sshd", 0, run.fault_index))
-    refused = 'gpu-sshd unreachable error="ssh: connect to host %s port 22: Connection refused" checks=1fail age=0s' \
+    refused = (
+        'gpu-sshd unreachable error="ssh: connect to host %s port 22: Connection refused" checks=1fail age=0s'
         % run.addresses["gpu-sshd"]
+    )
     down = settled_after_fault(run.lines_of("gpu-sshd", run.fault_index, run.restart_index), refused)
     # Refused until the restart (now and then a refused connection reads "[Errno 32] Broken pipe").
     assert down.count(refused) >= 2 and all(line.startswith("gpu-sshd unreachable ") for line in down), down
@@ -393,8 +433,9 @@ def test_sshd_killed_mid_watch_comes_back_within_two_intervals_of_the_restart(mi
 def test_container_removed_mid_watch_is_missing_then_back(mid_watch):
     run = mid_watch
     assert_steady_host_unaffected(run)
-    missing = settled_after_fault(run.lines_of("gpu-container", run.fault_index, run.restart_index),
-                                  "gpu-container stopped ")
+    missing = settled_after_fault(
+        run.lines_of("gpu-container", run.fault_index, run.restart_index), "gpu-container stopped "
+    )
     assert all(line.startswith("gpu-container stopped container=missing gpu=1/1 ") for line in missing), missing
     records = [record for record in host_records(run.records, "gpu-container") if record["state"] == "stopped"]
     assert len(records) == len([line for line in run.lines if line.startswith("gpu-container stopped ")])
@@ -413,12 +454,17 @@ def test_changed_host_key_is_refused_and_the_old_key_kept(mid_watch):
     run = mid_watch
     assert_steady_host_unaffected(run)
     # While sshd restarts with its new key, connections are refused.
-    refused = settled_after_fault(run.lines_of("gpu-rekey", run.fault_index),
-                                  'gpu-rekey unreachable error="WARNING: REMOTE HOST IDENTIFICATION HAS CHANGED!',
-                                  meanwhile="Connection refused")
+    refused = settled_after_fault(
+        run.lines_of("gpu-rekey", run.fault_index),
+        'gpu-rekey unreachable error="WARNING: REMOTE HOST IDENTIFICATION HAS CHANGED!',
+        meanwhile="Connection refused",
+    )
     assert len(refused) >= 3, refused
-    assert refused == [line for line in refused if "REMOTE HOST IDENTIFICATION HAS CHANGED" in line
-                       or "Host key verification failed" in line], refused
+    assert refused == [
+        line
+        for line in refused
+        if "REMOTE HOST IDENTIFICATION HAS CHANGED" in line or "Host key verification failed" in line
+    ], refused
     # Never accepted: the known-hosts file still pins the old key, and only that.
     assert run.old_host_key != run.new_host_key
     assert run.old_host_key in run.known_hosts_before
@@ -444,9 +490,19 @@ MARKUP_MODEL = "evil/Qwen-[bold red]FAKE[blink]"
 def test_hostile_logs_and_markup_on_the_live_dashboard(ssh_fleet, ansible_env, tmp_path):
     fleet = ssh_fleet([HostSpec("gpu-hostile", "hostile", model=MARKUP_MODEL), HostSpec("gpu-ok", "busy")])
     json_path = tmp_path / "watch.jsonl"
-    session = PtyRun([str(VENV_BIN / "ansible-playbook"), "-i", fleet.inventory, "playbooks/watch.yml",
-                      "-e", "watch_interval=1", "-e", "watch_cycles=3"],
-                     dict(ansible_env, GPUFLEET_DASHBOARD_JSON=str(json_path)))
+    session = PtyRun(
+        [
+            str(VENV_BIN / "ansible-playbook"),
+            "-i",
+            fleet.inventory,
+            "playbooks/watch.yml",
+            "-e",
+            "watch_interval=1",
+            "-e",
+            "watch_cycles=3",
+        ],
+        dict(ansible_env, GPUFLEET_DASHBOARD_JSON=str(json_path)),
+    )
     try:
         assert session.wait(90) == 0, session.text[-3000:]
     finally:
@@ -459,7 +515,7 @@ def test_hostile_logs_and_markup_on_the_live_dashboard(ssh_fleet, ansible_env, t
     assert "owned by the log" not in plain and "evil.example" not in plain
     # The markup is shown as typed, inside one styled run (no style switch within it).
     assert "Qwen-[bold red]FAKE[blink]" in text
-    final_frame = plain[plain.rfind("Ctrl-C to stop"):]
+    final_frame = plain[plain.rfind("Ctrl-C to stop") :]
     assert len(re.findall(r"vllm\s+serving", final_frame)) == 2, final_frame
     states = {}
     for line in json_path.read_text(encoding="utf-8").splitlines():

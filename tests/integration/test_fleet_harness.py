@@ -60,9 +60,14 @@ def netns_inodes(fleet: Fleet) -> list[int]:
 
 # Files the fleet writes (no root needed) ----------------------------------------------------
 
+
 def sample_host(tmp_path, index=7, name="vm3", scenario="busy-tp2"):
-    return harness.Host(HostSpec(name, scenario, container="vllm_x", model="org/model-7B"), index,
-                        str(tmp_path / "hosts" / name), str(tmp_path))
+    return harness.Host(
+        HostSpec(name, scenario, container="vllm_x", model="org/model-7B"),
+        index,
+        str(tmp_path / "hosts" / name),
+        str(tmp_path),
+    )
 
 
 def test_host_toml_is_a_valid_hypr_config_for_the_namespace_address(tmp_path):
@@ -74,9 +79,16 @@ def test_host_toml_is_a_valid_hypr_config_for_the_namespace_address(tmp_path):
     assert wireguard_ip(config) == "10.200.7.2"
     assert expected_gpu_count(config["vm"]["flavor_name"]) == 2
     assert {key: config["ssh"][key] for key in ("username", "port", "private_key_path", "connect_timeout_sec")} == {
-        "username": "gpft", "port": 22, "private_key_path": "/fleet/id_ed25519", "connect_timeout_sec": 5}
+        "username": "gpft",
+        "port": 22,
+        "private_key_path": "/fleet/id_ed25519",
+        "connect_timeout_sec": 5,
+    }
     assert (config["state"]["file"], config["vm"]["hostname"], config["network"]["wireguard_subnet"]) == (
-        ".vm3-state.json", "vm3", "10.200.7.0/24")
+        ".vm3-state.json",
+        "vm3",
+        "10.200.7.0/24",
+    )
     assert (config["vllm"]["container_name"], config["vllm"]["model"]) == ("vllm_x", "org/model-7B")
     assert config["wireguard"] == {"auto_setup": False, "setup_script": "./wg1-setup.sh"}
 
@@ -89,10 +101,17 @@ def test_host_state_is_a_provisioned_hypr_state(tmp_path):
     state, problem = load_state(host.state_path)
     assert problem is None
     assert state == {
-        "vm_id": 90007, "vm_name": "vm3-20260102030405", "environment_name": "gpft-test-fleet",
-        "flavor_name": "n3-H100x2", "public_ip": "10.200.7.2", "status": "ACTIVE",
-        "created_at": "2026-01-02T03:04:05Z", "provisioned_at": "2026-01-02T03:04:05Z",
-        "vllm_model": "org/model-7B", "vllm_container_name": "vllm_x"}
+        "vm_id": 90007,
+        "vm_name": "vm3-20260102030405",
+        "environment_name": "gpft-test-fleet",
+        "flavor_name": "n3-H100x2",
+        "public_ip": "10.200.7.2",
+        "status": "ACTIVE",
+        "created_at": "2026-01-02T03:04:05Z",
+        "provisioned_at": "2026-01-02T03:04:05Z",
+        "vllm_model": "org/model-7B",
+        "vllm_container_name": "vllm_x",
+    }
     assert host.known_hosts == str(tmp_path / ".vm3-state.json.known_hosts")
 
 
@@ -114,26 +133,40 @@ def test_plugin_config_points_the_tools_at_the_simulator():
 
 def test_sshd_config_has_the_required_options(tmp_path):
     lines = harness.sshd_config(sample_host(tmp_path), "/fleet/authorized_keys").splitlines()
-    for line in ("ListenAddress 10.200.7.2:22", "PasswordAuthentication no", "UsePAM no", "MaxStartups 200",
-                 "PermitRootLogin no", "AllowUsers gpft", "AuthorizedKeysFile /fleet/authorized_keys",
-                 "HostKey %s/hosts/vm3/ssh_host_ed25519_key" % tmp_path, "PidFile %s/hosts/vm3/sshd.pid" % tmp_path):
+    for line in (
+        "ListenAddress 10.200.7.2:22",
+        "PasswordAuthentication no",
+        "UsePAM no",
+        "MaxStartups 200",
+        "PermitRootLogin no",
+        "AllowUsers gpft",
+        "AuthorizedKeysFile /fleet/authorized_keys",
+        "HostKey %s/hosts/vm3/ssh_host_ed25519_key" % tmp_path,
+        "PidFile %s/hosts/vm3/sshd.pid" % tmp_path,
+    ):
         assert line in lines
 
 
-@pytest.mark.parametrize("cards, flavor", [
-    (["NVIDIA A100 80GB PCIe"], "n3-A100x1"),
-    (["NVIDIA H100 80GB HBM3", "NVIDIA H100 80GB HBM3"], "n3-H100x2"),
-    (["Some Card"], "n3-GPUx1"),
-    ([], "n3-A100x1"),
-])
+@pytest.mark.parametrize(
+    "cards, flavor",
+    [
+        (["NVIDIA A100 80GB PCIe"], "n3-A100x1"),
+        (["NVIDIA H100 80GB HBM3", "NVIDIA H100 80GB HBM3"], "n3-H100x2"),
+        (["Some Card"], "n3-GPUx1"),
+        ([], "n3-A100x1"),
+    ],
+)
 def test_flavor_from_cards(cards, flavor):
     assert harness._flavor_from_cards(cards) == flavor
 
 
-@pytest.mark.parametrize("hosts, message", [
-    (["vm1", "vm1"], "host names must be unique, got ['vm1', 'vm1']"),
-    (["VM_1"], "host name 'VM_1' is not a lower-case DNS label (hypr's vm.hostname)"),
-])
+@pytest.mark.parametrize(
+    "hosts, message",
+    [
+        (["vm1", "vm1"], "host names must be unique, got ['vm1', 'vm1']"),
+        (["VM_1"], "host name 'VM_1' is not a lower-case DNS label (hypr's vm.hostname)"),
+    ],
+)
 def test_bad_host_names_are_refused(hosts, message):
     with pytest.raises(harness.FleetError) as caught:
         Fleet(hosts)
@@ -141,6 +174,7 @@ def test_bad_host_names_are_refused(hosts, message):
 
 
 # Real hosts ------------------------------------------------------------------------------------
+
 
 @slow
 def test_each_host_answers_with_its_own_simulator(ssh_fleet):
@@ -154,8 +188,9 @@ def test_each_host_answers_with_its_own_simulator(ssh_fleet):
         # accept-new recorded each host's own key, in that host's known-hosts file only.
         with open(host.host_key + ".pub", encoding="utf-8") as handle:
             key = handle.read().split()[:2]
-        found = subprocess.run(["ssh-keygen", "-F", host.address, "-f", host.known_hosts],
-                               capture_output=True, text=True, check=True).stdout
+        found = subprocess.run(
+            ["ssh-keygen", "-F", host.address, "-f", host.known_hosts], capture_output=True, text=True, check=True
+        ).stdout
         assert [line.split()[1:] for line in found.splitlines() if not line.startswith("#")] == [key]
         assert ipaddress.ip_address(host.address) in harness.NETWORK
 
@@ -165,9 +200,24 @@ def test_plain_ssh_command_from_the_brief_works(ssh_fleet):
     fleet = ssh_fleet(1)
     host = fleet.host("vm1")
     result = subprocess.run(
-        ["ssh", "-i", fleet.key_path, "-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=accept-new",
-         "-o", "UserKnownHostsFile=" + host.known_hosts, "gpft@" + host.address, *QUERY_NAMES],
-        capture_output=True, text=True, timeout=30, check=False)
+        [
+            "ssh",
+            "-i",
+            fleet.key_path,
+            "-o",
+            "BatchMode=yes",
+            "-o",
+            "StrictHostKeyChecking=accept-new",
+            "-o",
+            "UserKnownHostsFile=" + host.known_hosts,
+            "gpft@" + host.address,
+            *QUERY_NAMES,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
     assert (result.returncode, result.stdout) == (0, local_gpu_names(fleet, "vm1"))
 
 
@@ -178,7 +228,8 @@ def test_host_down_fails_fast_and_host_up_restores(ssh_fleet):
     result, seconds = timed_ssh(fleet, "vm1")
     assert result.returncode == 255
     assert result.stderr.strip().splitlines()[-1] == "ssh: connect to host 10.200.%d.2 port 22: No route to host" % (
-        fleet.host("vm1").index)
+        fleet.host("vm1").index
+    )
     assert seconds < 2
     assert fleet.ssh("vm2", "true").returncode == 0
     fleet.host_up("vm1")
@@ -192,7 +243,8 @@ def test_silent_host_down_times_out(ssh_fleet):
     result, seconds = timed_ssh(fleet, "vm1", connect_timeout=1)
     assert result.returncode == 255
     assert result.stderr.strip().splitlines()[-1] == "ssh: connect to host %s port 22: Connection timed out" % (
-        fleet.host("vm1").address)
+        fleet.host("vm1").address
+    )
     assert 0.9 < seconds < 3
     fleet.host_up("vm1")
     assert fleet.ssh("vm1", "true").returncode == 0
@@ -204,7 +256,9 @@ def test_killed_sshd_refuses_and_restarts(ssh_fleet):
     fleet.kill_sshd("vm1")
     result, seconds = timed_ssh(fleet, "vm1")
     assert (result.returncode, result.stderr.strip().splitlines()[-1]) == (
-        255, "ssh: connect to host %s port 22: Connection refused" % fleet.host("vm1").address)
+        255,
+        "ssh: connect to host %s port 22: Connection refused" % fleet.host("vm1").address,
+    )
     assert seconds < 2
     fleet.start_sshd("vm1")
     assert fleet.ssh("vm1", "true").returncode == 0
@@ -216,7 +270,9 @@ def test_tcp_blackhole_hangs_until_connect_timeout(ssh_fleet):
     fleet.tcp_blackhole("vm1")
     result, seconds = timed_ssh(fleet, "vm1", connect_timeout=1)
     assert (result.returncode, result.stderr.strip().splitlines()[-1]) == (
-        255, "Connection to %s port 22 timed out" % fleet.host("vm1").address)
+        255,
+        "Connection to %s port 22 timed out" % fleet.host("vm1").address,
+    )
     assert 0.9 < seconds < 3
     fleet.start_sshd("vm1")
     assert fleet.ssh("vm1", "true").returncode == 0
@@ -271,8 +327,9 @@ def test_teardown_leaves_nothing_behind_even_after_a_failure(ssh_fleet):
 
 
 def run_cli(*args):
-    return subprocess.run([sys.executable, "-m", "tests.fleet", *args], cwd=REPO, capture_output=True, text=True,
-                          timeout=120, check=False)
+    return subprocess.run(
+        [sys.executable, "-m", "tests.fleet", *args], cwd=REPO, capture_output=True, text=True, timeout=120, check=False
+    )
 
 
 @slow
@@ -308,13 +365,24 @@ def test_cleanup_removes_a_crashed_fleet(ssh_fleet):
 
 
 @slow
-@pytest.mark.skipif(not os.path.exists(INVENTORY_PLUGIN), reason="the inventory plugin gpufleet.vllm.hyperstack is not there yet")
+@pytest.mark.skipif(
+    not os.path.exists(INVENTORY_PLUGIN), reason="the inventory plugin gpufleet.vllm.hyperstack is not there yet"
+)
 def test_ansible_pings_every_host_through_the_inventory_plugin(ssh_fleet, tmp_path):
     fleet = ssh_fleet(2)
     env = {**os.environ, "HOME": str(tmp_path), "ANSIBLE_NOCOLOR": "1", "ANSIBLE_LOCAL_TEMP": str(tmp_path / "tmp")}
-    result = subprocess.run([ANSIBLE, "-i", fleet.inventory, "all", "-m", "ansible.builtin.ping"], cwd=REPO, env=env,
-                            capture_output=True, text=True, timeout=120, check=False)
+    result = subprocess.run(
+        [ANSIBLE, "-i", fleet.inventory, "all", "-m", "ansible.builtin.ping"],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     assert sorted(line for line in result.stdout.splitlines() if "SUCCESS" in line) == [
-        "vm1 | SUCCESS => {", "vm2 | SUCCESS => {"]
+        "vm1 | SUCCESS => {",
+        "vm2 | SUCCESS => {",
+    ]
     assert result.stdout.count('"ping": "pong"') == 2

@@ -22,15 +22,18 @@ pytestmark = pytest.mark.slow
 @pytest.fixture(scope="module")
 def depth_run(tmp_path_factory, ansible_env):
     folder = tmp_path_factory.mktemp("gpu_depth")
-    inventory = write_inventory(folder, {
-        "vm-busy": {"scenario": "busy"},
-        "vm-foreign": {"scenario": "foreign-process"},
-        "vm-ecc": {"scenario": "ecc-error"},
-        "vm-hot": {"scenario": "thermal-throttle"},
-        "vm-xid": {"scenario": "xid-79"},
-        "vm-klog": {"scenario": "kernel-log-unreadable"},
-        "vm-down": {"ansible_connection": "ssh", "ansible_host": "127.0.0.1", "ansible_port": 1},
-    })
+    inventory = write_inventory(
+        folder,
+        {
+            "vm-busy": {"scenario": "busy"},
+            "vm-foreign": {"scenario": "foreign-process"},
+            "vm-ecc": {"scenario": "ecc-error"},
+            "vm-hot": {"scenario": "thermal-throttle"},
+            "vm-xid": {"scenario": "xid-79"},
+            "vm-klog": {"scenario": "kernel-log-unreadable"},
+            "vm-down": {"ansible_connection": "ssh", "ansible_host": "127.0.0.1", "ansible_port": 1},
+        },
+    )
     prom = folder / "textfile" / "gpufleet.prom"
     prom.parent.mkdir()
     proc = playbook(ansible_env, inventory, "-e", f"health_prometheus_path={prom}")
@@ -40,7 +43,9 @@ def depth_run(tmp_path_factory, ansible_env):
 def test_summary_names_each_gpu_problem(depth_run):
     lines = dict(line.split(": ", 1) for line in summary_lines(depth_run["proc"].stdout))
     assert lines["vm-busy"] == "OK 16 ok"
-    assert lines["vm-foreign"].startswith("FAIL 2 failed (container_running, fatal_errors), 1 warned (gpu_foreign_processes)")
+    assert lines["vm-foreign"].startswith(
+        "FAIL 2 failed (container_running, fatal_errors), 1 warned (gpu_foreign_processes)"
+    )
     assert lines["vm-ecc"].startswith("FAIL 1 failed (gpu_ecc), 1 warned (gpu_xid)")
     assert lines["vm-hot"].startswith("WARN 2 warned (gpu_temperature, gpu_throttle)")
     assert lines["vm-xid"].startswith("FAIL 4 failed (gpu_driver, gpu_xid, container_running, fatal_errors)")
@@ -72,19 +77,34 @@ def test_prometheus_metrics_of_the_run(depth_run):
     assert found[("gpufleet_check_status", (("check", "gpu_throttle"), ("host", "vm-hot")))] == 1
     assert found[("gpufleet_check_status", (("check", "gpu_xid"), ("host", "vm-xid")))] == 2
     assert found[("gpufleet_engine_generation_tokens_per_second", (("engine", "0"), ("host", "vm-busy")))] == 87.6
-    assert found[("gpufleet_engine_kv_cache_usage_ratio", (("engine", "0"), ("host", "vm-busy")))] == pytest.approx(0.423)
-    assert found[("gpufleet_gpu_foreign_memory_bytes", (("gpu", "0"), ("host", "vm-foreign")))] == (51324 + 1024) * 2**20
+    assert found[("gpufleet_engine_kv_cache_usage_ratio", (("engine", "0"), ("host", "vm-busy")))] == pytest.approx(
+        0.423
+    )
+    assert (
+        found[("gpufleet_gpu_foreign_memory_bytes", (("gpu", "0"), ("host", "vm-foreign")))] == (51324 + 1024) * 2**20
+    )
     assert found[("gpufleet_gpu_ecc_uncorrected_errors", (("gpu", "0"), ("host", "vm-ecc")))] == 2
     assert found[("gpufleet_gpu_xid_events", (("code", "79"), ("host", "vm-xid")))] == 1
     assert found[("gpufleet_kernel_log_readable", (("host", "vm-klog"),))] == 0
-    assert found[("gpufleet_gpu_clock_event_active", (("gpu", "0"), ("host", "vm-hot"), ("reason", "hw_thermal_slowdown")))] == 1
+    assert (
+        found[
+            ("gpufleet_gpu_clock_event_active", (("gpu", "0"), ("host", "vm-hot"), ("reason", "hw_thermal_slowdown")))
+        ]
+        == 1
+    )
     assert found[("gpufleet_gpu_temperature_celsius", (("gpu", "0"), ("host", "vm-hot")))] == 86
 
 
 @pytest.mark.skipif(shutil.which("promtool") is None, reason="promtool not installed (scripts/install-test-deps)")
 def test_promtool_accepts_the_run_metrics(depth_run):
-    proc = subprocess.run(["promtool", "check", "metrics"], stdin=depth_run["prom"].open(), capture_output=True,
-                          text=True, timeout=60, check=False)
+    proc = subprocess.run(
+        ["promtool", "check", "metrics"],
+        stdin=depth_run["prom"].open(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
 

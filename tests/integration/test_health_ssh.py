@@ -20,17 +20,46 @@ from tests.fleet import HostSpec
 
 pytestmark = pytest.mark.slow
 
-CHECK_NAMES = ["reachable", "gpu_driver", "gpu_count", "gpu_temperature", "gpu_foreign_processes", "gpu_ecc",
-               "gpu_throttle", "gpu_xid", "container_running", "container_restarts",
-               "container_oom", "fatal_errors", "engine_serving", "kv_cache", "engine_stalled", "stats_fresh",
-               # The fleet's VMs serve vLLM's HTTP on the inventory's hyperstack_vllm_port, as hypr's do.
-               "http_health", "inference_probe", "ttft_p90_s", "itl_p90_s", "request_errors_pct"]
+CHECK_NAMES = [
+    "reachable",
+    "gpu_driver",
+    "gpu_count",
+    "gpu_temperature",
+    "gpu_foreign_processes",
+    "gpu_ecc",
+    "gpu_throttle",
+    "gpu_xid",
+    "container_running",
+    "container_restarts",
+    "container_oom",
+    "fatal_errors",
+    "engine_serving",
+    "kv_cache",
+    "engine_stalled",
+    "stats_fresh",
+    # The fleet's VMs serve vLLM's HTTP on the inventory's hyperstack_vllm_port, as hypr's do.
+    "http_health",
+    "inference_probe",
+    "ttft_p90_s",
+    "itl_p90_s",
+    "request_errors_pct",
+]
 # A container that is not running hides the four engine checks (docs/health.md, "Rules"), and
 # its port refuses, which leaves the HTTP checks to the log's judgement.
-OOM_CHECKS = {"reachable": "ok", "gpu_driver": "ok", "gpu_count": "ok", "gpu_temperature": "ok",
-              "gpu_foreign_processes": "ok", "gpu_ecc": "ok", "gpu_throttle": "ok", "gpu_xid": "ok",
-              "container_running": "failure", "container_restarts": "ok", "container_oom": "ok",
-              "fatal_errors": "failure"}
+OOM_CHECKS = {
+    "reachable": "ok",
+    "gpu_driver": "ok",
+    "gpu_count": "ok",
+    "gpu_temperature": "ok",
+    "gpu_foreign_processes": "ok",
+    "gpu_ecc": "ok",
+    "gpu_throttle": "ok",
+    "gpu_xid": "ok",
+    "container_running": "failure",
+    "container_restarts": "ok",
+    "container_oom": "ok",
+    "fatal_errors": "failure",
+}
 
 
 @dataclasses.dataclass
@@ -47,8 +76,18 @@ def health_run(tmp_path_factory, ansible_env) -> HealthRun:
     specs = [HostSpec("vm-healthy", "busy"), HostSpec("vm-oom", "cuda-oom"), HostSpec("vm-down", "busy")]
     with running_fleet(specs) as fleet:
         fleet.kill_sshd("vm-down")
-        proc = run([str(VENV_BIN / "ansible-playbook"), "-i", fleet.inventory, "playbooks/health.yml",
-                    "-e", "health_junit_path=%s" % junit], ansible_env, timeout=180)
+        proc = run(
+            [
+                str(VENV_BIN / "ansible-playbook"),
+                "-i",
+                fleet.inventory,
+                "playbooks/health.yml",
+                "-e",
+                "health_junit_path=%s" % junit,
+            ],
+            ansible_env,
+            timeout=180,
+        )
         refused = "ssh: connect to host %s port 22: Connection refused" % fleet.host("vm-down").address
     return HealthRun(proc.returncode, proc.stdout + proc.stderr, junit.read_text(encoding="utf-8"), refused)
 
@@ -56,7 +95,7 @@ def health_run(tmp_path_factory, ansible_env) -> HealthRun:
 def summary_lines(stdout: str) -> list:
     """The msg list of the "Summary, one line per host" task."""
     block = stdout.split("TASK [Summary, one line per host]", 1)[1].split("TASK [", 1)[0]
-    return json.loads(block[block.index("{"):block.rindex("}") + 1])["msg"]
+    return json.loads(block[block.index("{") : block.rindex("}") + 1])["msg"]
 
 
 def junit_cases(text: str) -> tuple[dict, dict]:
@@ -81,14 +120,20 @@ def junit_cases(text: str) -> tuple[dict, dict]:
 
 def test_exit_code_two_and_the_gate_fails_exactly_the_failing_vms(health_run):
     assert health_run.returncode == 2, health_run.stdout
-    recap = {host: (int(unreachable), int(failed)) for host, unreachable, failed in re.findall(
-        r"^(vm-[\w-]+)\s+: ok=\d+\s+changed=\d+\s+unreachable=(\d+)\s+failed=(\d+)", health_run.stdout, re.M)}
+    recap = {
+        host: (int(unreachable), int(failed))
+        for host, unreachable, failed in re.findall(
+            r"^(vm-[\w-]+)\s+: ok=\d+\s+changed=\d+\s+unreachable=(\d+)\s+failed=(\d+)", health_run.stdout, re.M
+        )
+    }
     # An unreachable VM is a failed reachable check, not an Ansible "unreachable" (exit code 4).
     assert recap == {"vm-down": (0, 1), "vm-healthy": (0, 0), "vm-oom": (0, 1)}
     assert "1 health check(s) failed on vm-down: reachable: unreachable: %s" % health_run.refused in health_run.stdout
-    assert re.search(r"2 health check\(s\) failed on vm-oom: container_running: vllm_qwen36_27b is exited "
-                     r"\(exit code 1\) \| fatal_errors: cuda_oom: torch.OutOfMemoryError: CUDA out of memory",
-                     health_run.stdout)
+    assert re.search(
+        r"2 health check\(s\) failed on vm-oom: container_running: vllm_qwen36_27b is exited "
+        r"\(exit code 1\) \| fatal_errors: cuda_oom: torch.OutOfMemoryError: CUDA out of memory",
+        health_run.stdout,
+    )
     assert "failed on vm-healthy" not in health_run.stdout
 
 
@@ -111,5 +156,6 @@ def test_junit_has_the_expected_cases_per_vm(health_run):
     assert cases[("vm-down", "vm-down :: reachable")] == ("failure", "unreachable: " + health_run.refused)
     assert cases[("vm-oom", "vm-oom :: container_running")] == ("failure", "vllm_qwen36_27b is exited (exit code 1)")
     assert cases[("vm-oom", "vm-oom :: fatal_errors")][1].startswith(
-        "cuda_oom: torch.OutOfMemoryError: CUDA out of memory. Tried to allocate 224.00 MiB.")
+        "cuda_oom: torch.OutOfMemoryError: CUDA out of memory. Tried to allocate 224.00 MiB."
+    )
     assert cases[("vm-healthy", "vm-healthy :: engine_serving")] == ("ok", "serving requests")

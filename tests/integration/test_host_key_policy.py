@@ -36,8 +36,10 @@ PLAYBOOK = """\
       ansible.builtin.ping:
 """
 # ssh's (and Mitogen's) words for a known host that shows another key.
-REFUSED = re.compile(r"REMOTE HOST IDENTIFICATION HAS CHANGED|Host key verification failed"
-                     r"|SSH reported an unrecognized or mismatching host key")  # the last: Mitogen
+REFUSED = re.compile(
+    r"REMOTE HOST IDENTIFICATION HAS CHANGED|Host key verification failed"
+    r"|SSH reported an unrecognized or mismatching host key"
+)  # the last: Mitogen
 # -vvv shows each ssh command as "SSH: EXEC ssh ... <address> '/bin/sh -c ...'".
 SSH_EXEC = re.compile(r"SSH: EXEC (ssh .*)")
 
@@ -93,9 +95,14 @@ def write_playbook(folder) -> str:
 
 def test_ansible_playbook_with_host_key_checking_off_refuses_a_changed_key(rekeyed_fleet, ansible_env, tmp_path):
     env = run_env(ansible_env, tmp_path, ANSIBLE_HOST_KEY_CHECKING="False")
-    proc = subprocess.run([str(VENV_BIN / "ansible-playbook"), "-vvv", "-i", rekeyed_fleet.inventory,
-                           write_playbook(tmp_path)], env=env, capture_output=True, text=True, timeout=120,
-                          check=False)
+    proc = subprocess.run(
+        [str(VENV_BIN / "ansible-playbook"), "-vvv", "-i", rekeyed_fleet.inventory, write_playbook(tmp_path)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
     output = proc.stdout + proc.stderr
     assert proc.returncode == 4, output  # 4: a host was unreachable
     assert "ANSIBLE_HOST_KEY_CHECKING=False" in output
@@ -111,9 +118,23 @@ def test_ansible_runner_refuses_a_changed_key(rekeyed_fleet, ansible_env, tmp_pa
     write_playbook(private_data_dir / "project")
     env = run_env(ansible_env, tmp_path)
     del env["ANSIBLE_SSH_CONTROL_PATH_DIR"]  # ansible-runner picks its own, inside private_data_dir
-    proc = subprocess.run([str(VENV_BIN / "ansible-runner"), "run", str(private_data_dir), "-p", "probe.yml",
-                           "--inventory", rekeyed_fleet.inventory, "-vvv"],
-                          env=env, capture_output=True, text=True, timeout=180, check=False)
+    proc = subprocess.run(
+        [
+            str(VENV_BIN / "ansible-runner"),
+            "run",
+            str(private_data_dir),
+            "-p",
+            "probe.yml",
+            "--inventory",
+            rekeyed_fleet.inventory,
+            "-vvv",
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
+    )
     output = proc.stdout + proc.stderr
     assert proc.returncode == 4, output
     assert "ANSIBLE_HOST_KEY_CHECKING=False" in output
@@ -121,13 +142,19 @@ def test_ansible_runner_refuses_a_changed_key(rekeyed_fleet, ansible_env, tmp_pa
     assert_ssh_keeps_accept_new(output)
 
 
-@pytest.mark.skipif(not (VENV_BIN.parent / "mitogen-strategy").is_dir(),
-                    reason="needs Mitogen's strategies (scripts/bootstrap)")
+@pytest.mark.skipif(
+    not (VENV_BIN.parent / "mitogen-strategy").is_dir(), reason="needs Mitogen's strategies (scripts/bootstrap)"
+)
 def test_mitogen_with_host_key_checking_off_refuses_a_changed_key(rekeyed_fleet, ansible_env, tmp_path):
     env = run_env(ansible_env, tmp_path, ANSIBLE_HOST_KEY_CHECKING="False", ANSIBLE_STRATEGY="mitogen_linear")
-    proc = subprocess.run([str(VENV_BIN / "ansible-playbook"), "-i", rekeyed_fleet.inventory,
-                           write_playbook(tmp_path)], env=env, capture_output=True, text=True, timeout=120,
-                          check=False)
+    proc = subprocess.run(
+        [str(VENV_BIN / "ansible-playbook"), "-i", rekeyed_fleet.inventory, write_playbook(tmp_path)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
     output = proc.stdout + proc.stderr
     assert proc.returncode == 4, output
     assert "ANSIBLE_HOST_KEY_CHECKING=False" in output

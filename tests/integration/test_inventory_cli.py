@@ -30,8 +30,16 @@ def run(tool, *args, home, extra_env=None, timeout=120):
         "ANSIBLE_LOCAL_TEMP": str(home / ".ansible-tmp"),
         **(extra_env or {}),
     }
-    return subprocess.run([os.path.join(BIN, tool), *args], cwd=REPO, env=env, capture_output=True, text=True,
-                          timeout=timeout, check=False, preexec_fn=_memory_cap)
+    return subprocess.run(
+        [os.path.join(BIN, tool), *args],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+        preexec_fn=_memory_cap,
+    )
 
 
 def _memory_cap():
@@ -77,16 +85,29 @@ def test_list_shows_both_hypr_vms(tmp_path, home):
     }
     state1 = os.path.join(HYPR, ".hyperstack-vm1-state.json")
     vm1, vm2 = hostvars["hyperstack-vm1"], hostvars["hyperstack-vm2"]
-    assert {key: vm1[key] for key in (
-        "ansible_host", "ansible_user", "ansible_port", "ansible_ssh_common_args", "hyperstack_provisioned",
-        "hyperstack_vm_id", "hyperstack_public_ip", "hyperstack_vllm_model", "hyperstack_vllm_container",
-        "hyperstack_vllm_port", "hyperstack_expected_gpu_count", "hyperstack_state_error")} == {
+    assert {
+        key: vm1[key]
+        for key in (
+            "ansible_host",
+            "ansible_user",
+            "ansible_port",
+            "ansible_ssh_common_args",
+            "hyperstack_provisioned",
+            "hyperstack_vm_id",
+            "hyperstack_public_ip",
+            "hyperstack_vllm_model",
+            "hyperstack_vllm_container",
+            "hyperstack_vllm_port",
+            "hyperstack_expected_gpu_count",
+            "hyperstack_state_error",
+        )
+    } == {
         "ansible_host": "hyperstack1.wg1",
         "ansible_user": "ubuntu",
         "ansible_port": 22,
         "ansible_ssh_common_args": f"-o 'UserKnownHostsFile=\"{state1}.known_hosts\"' "
-                                   "-o StrictHostKeyChecking=accept-new -o ConnectTimeout=10 "
-                                   "-o ServerAliveInterval=5 -o ServerAliveCountMax=3 -o BatchMode=yes",
+        "-o StrictHostKeyChecking=accept-new -o ConnectTimeout=10 "
+        "-o ServerAliveInterval=5 -o ServerAliveCountMax=3 -o BatchMode=yes",
         "hyperstack_provisioned": True,
         "hyperstack_vm_id": 418823,
         "hyperstack_public_ip": "38.80.122.17",
@@ -97,9 +118,16 @@ def test_list_shows_both_hypr_vms(tmp_path, home):
         "hyperstack_state_error": None,
     }
     assert "ansible_ssh_private_key_file" not in vm1
-    assert {key: vm2[key] for key in (
-        "ansible_host", "hyperstack_provisioned", "hyperstack_vm_id", "hyperstack_vllm_model",
-        "hyperstack_state_error")} == {
+    assert {
+        key: vm2[key]
+        for key in (
+            "ansible_host",
+            "hyperstack_provisioned",
+            "hyperstack_vm_id",
+            "hyperstack_vllm_model",
+            "hyperstack_state_error",
+        )
+    } == {
         "ansible_host": "hyperstack2.wg1",
         "hyperstack_provisioned": False,
         "hyperstack_vm_id": None,
@@ -107,14 +135,18 @@ def test_list_shows_both_hypr_vms(tmp_path, home):
         "hyperstack_state_error": "state file does not exist",
     }
     state2 = os.path.join(HYPR, ".hyperstack-vm2-state.json")
-    assert f"[WARNING]: hyperstack-vm2: state file does not exist ({state2}); the host is marked not provisioned" \
+    assert (
+        f"[WARNING]: hyperstack-vm2: state file does not exist ({state2}); the host is marked not provisioned"
         in result.stderr
+    )
 
 
 def test_graph_with_keyed_groups(tmp_path, home):
-    config = write_config(tmp_path, os.path.join(HYPR, "*.toml"),
-                          extra="keyed_groups:\n  - key: hyperstack_vllm_preset\n    prefix: preset\n"
-                                "    default_value: none\n")
+    config = write_config(
+        tmp_path,
+        os.path.join(HYPR, "*.toml"),
+        extra="keyed_groups:\n  - key: hyperstack_vllm_preset\n    prefix: preset\n    default_value: none\n",
+    )
     result = run("ansible-inventory", "-i", config, "--graph", home=home)
     assert result.returncode == 0, result.stderr
     assert result.stdout == (
@@ -137,7 +169,9 @@ def test_example_config_reads_the_shared_examples(home):
     assert result.returncode == 0, result.stderr
     inventory = plain(json.loads(result.stdout))
     assert (inventory["provisioned"], inventory["unprovisioned"]) == (
-        {"hosts": ["hyperstack-vm1"]}, {"hosts": ["hyperstack-vm2"]})
+        {"hosts": ["hyperstack-vm1"]},
+        {"hosts": ["hyperstack-vm2"]},
+    )
 
 
 @pytest.mark.parametrize(
@@ -150,11 +184,13 @@ def test_example_config_reads_the_shared_examples(home):
 )
 def test_broken_toml_fails_with_file_and_line_or_key(tmp_path, home, name, message):
     config = write_config(tmp_path, os.path.join(FIXTURES, "edge", name))
-    result = run("ansible-inventory", "-i", config, "--list", home=home,
-                 extra_env={"ANSIBLE_INVENTORY_UNPARSED_FAILED": "true"})
+    result = run(
+        "ansible-inventory", "-i", config, "--list", home=home, extra_env={"ANSIBLE_INVENTORY_UNPARSED_FAILED": "true"}
+    )
     assert result.returncode != 0
-    assert f"Failed to parse inventory with 'auto' plugin: {os.path.join(FIXTURES, 'edge', message)}" \
-        in " ".join(result.stderr.split())
+    assert f"Failed to parse inventory with 'auto' plugin: {os.path.join(FIXTURES, 'edge', message)}" in " ".join(
+        result.stderr.split()
+    )
 
 
 def test_pattern_without_match_warns(tmp_path, home):
@@ -162,36 +198,48 @@ def test_pattern_without_match_warns(tmp_path, home):
     result = run("ansible-inventory", "-i", config, "--graph", home=home)
     assert result.returncode == 0, result.stderr
     assert result.stdout == "@all:\n  |--@ungrouped:\n  |--@provisioned:\n  |--@unprovisioned:\n"
-    assert (f"[WARNING]: gpufleet.vllm.hyperstack: config_files: 'no-such-vm*.toml' matched no file "
-            f"({tmp_path}/no-such-vm*.toml)") in " ".join(result.stderr.split())
+    assert (
+        f"[WARNING]: gpufleet.vllm.hyperstack: config_files: 'no-such-vm*.toml' matched no file "
+        f"({tmp_path}/no-such-vm*.toml)"
+    ) in " ".join(result.stderr.split())
 
 
 def test_jinja_in_files_is_never_run(tmp_path, home):
     canary = tmp_path / "pwned"
     (tmp_path / "vm.toml").write_text(
         '[state]\nfile = "vm-state.json"\n'
-        '[vm]\nhostname = "vm"\nlabels = ["{{ lookup(\'pipe\', \'id\') }}"]\n'
-        '[wireguard]\nauto_setup = false\n'
+        "[vm]\nhostname = \"vm\"\nlabels = [\"{{ lookup('pipe', 'id') }}\"]\n"
+        "[wireguard]\nauto_setup = false\n"
     )
-    (tmp_path / "vm-state.json").write_text(json.dumps({
-        "vm_id": 1,
-        "public_ip": "203.0.113.7",
-        "vllm_model": "{{ lookup('pipe', 'id') }}",
-        "vllm_container_name": f"{{{{ lookup('pipe', 'touch {canary}') }}}}",
-    }))
+    (tmp_path / "vm-state.json").write_text(
+        json.dumps(
+            {
+                "vm_id": 1,
+                "public_ip": "203.0.113.7",
+                "vllm_model": "{{ lookup('pipe', 'id') }}",
+                "vllm_container_name": f"{{{{ lookup('pipe', 'touch {canary}') }}}}",
+            }
+        )
+    )
     config = write_config(tmp_path, "vm.toml", extra="compose:\n  model_copy: hyperstack_vllm_model\n")
 
     listed = run("ansible-inventory", "-i", config, "--list", home=home)
     assert listed.returncode == 0, listed.stderr
     hostvars = plain(json.loads(listed.stdout))["_meta"]["hostvars"]["vm"]
-    assert (hostvars["hyperstack_vllm_model"], hostvars["model_copy"], hostvars["hyperstack_labels"],
-            hostvars["hyperstack_vllm_container"]) == (
-        "{{ lookup('pipe', 'id') }}", "{{ lookup('pipe', 'id') }}", ["{{ lookup('pipe', 'id') }}"],
-        f"{{{{ lookup('pipe', 'touch {canary}') }}}}")
+    assert (
+        hostvars["hyperstack_vllm_model"],
+        hostvars["model_copy"],
+        hostvars["hyperstack_labels"],
+        hostvars["hyperstack_vllm_container"],
+    ) == (
+        "{{ lookup('pipe', 'id') }}",
+        "{{ lookup('pipe', 'id') }}",
+        ["{{ lookup('pipe', 'id') }}"],
+        f"{{{{ lookup('pipe', 'touch {canary}') }}}}",
+    )
 
     for variable in ("hyperstack_vllm_model", "hyperstack_vllm_container", "model_copy"):
-        shown = run("ansible", "vm", "-i", config, "-m", "ansible.builtin.debug", "-a", f"var={variable}",
-                    home=home)
+        shown = run("ansible", "vm", "-i", config, "-m", "ansible.builtin.debug", "-a", f"var={variable}", home=home)
         assert shown.returncode == 0, shown.stdout + shown.stderr
         assert json.loads(shown.stdout.split(" => ", 1)[1]) == {variable: hostvars[variable]}
         assert "uid=" not in shown.stdout
@@ -227,7 +275,9 @@ def test_bad_vm_files_cost_only_their_own_host(tmp_path, home):
     write_vm(vms, "nope", '{"vm_id": 2, "public_ip": "203.0.113.8", "vllm_preset": "nope"}')
     for label in ("all", "ungrouped", "provisioned", "localhost", "flavor_n3_H100x2"):
         write_vm(vms, label, provisioned)
-    config = write_config(tmp_path, "vms/*.toml", extra="keyed_groups:\n  - key: hyperstack_flavor\n    prefix: flavor\n")
+    config = write_config(
+        tmp_path, "vms/*.toml", extra="keyed_groups:\n  - key: hyperstack_flavor\n    prefix: flavor\n"
+    )
     result = run("ansible-inventory", "-i", config, "--graph", home=home, timeout=60)
     assert result.returncode == 0, result.stderr
     assert result.stdout == (
@@ -251,20 +301,24 @@ def test_bad_vm_files_cost_only_their_own_host(tmp_path, home):
         "  |  |--good\n"
     )
     warnings = flat(result.stderr)
-    for message in [
-        f"deep: state file is not valid JSON: arrays or objects nested too deeply ({vms}/deep-state.json)",
-        f"digits: state file is not valid JSON: an integer has more than 4300 digits ({vms}/digits-state.json)",
-        f"fifo: state file is a named pipe (FIFO), not a regular file ({vms}/fifo-state.json)",
-        "zero: state file is a character device, not a regular file (/dev/zero)",
-        f"nope: the state file names vllm_preset 'nope' ({vms}/nope-state.json), which {vms}/nope.toml does not define",
-    ] + [
-        f"{vms}/{label}.toml: VM left out of the inventory: its host name '{label}' is the name of the inventory "
-        f"group '{label}'; rename the file"
-        for label in ("all", "ungrouped", "provisioned", "flavor_n3_H100x2")
-    ] + [
-        f"{vms}/localhost.toml: VM left out of the inventory: its host name 'localhost' is Ansible's name for the "
-        "controller",
-    ]:
+    for message in (
+        [
+            f"deep: state file is not valid JSON: arrays or objects nested too deeply ({vms}/deep-state.json)",
+            f"digits: state file is not valid JSON: an integer has more than 4300 digits ({vms}/digits-state.json)",
+            f"fifo: state file is a named pipe (FIFO), not a regular file ({vms}/fifo-state.json)",
+            "zero: state file is a character device, not a regular file (/dev/zero)",
+            f"nope: the state file names vllm_preset 'nope' ({vms}/nope-state.json), which {vms}/nope.toml does not define",
+        ]
+        + [
+            f"{vms}/{label}.toml: VM left out of the inventory: its host name '{label}' is the name of the inventory "
+            f"group '{label}'; rename the file"
+            for label in ("all", "ungrouped", "provisioned", "flavor_n3_H100x2")
+        ]
+        + [
+            f"{vms}/localhost.toml: VM left out of the inventory: its host name 'localhost' is Ansible's name for the "
+            "controller",
+        ]
+    ):
         assert warnings.count(message) == 1, (message, result.stderr)
     assert "Traceback" not in result.stderr
 
@@ -285,8 +339,15 @@ def test_hostile_toml_fails_the_source_naming_the_file(tmp_path, home, content, 
     else:
         path.write_text(content)
     config = write_config(tmp_path, "*.toml")
-    result = run("ansible-inventory", "-i", config, "--list", home=home, timeout=60,
-                 extra_env={"ANSIBLE_INVENTORY_UNPARSED_FAILED": "true"})
+    result = run(
+        "ansible-inventory",
+        "-i",
+        config,
+        "--list",
+        home=home,
+        timeout=60,
+        extra_env={"ANSIBLE_INVENTORY_UNPARSED_FAILED": "true"},
+    )
     assert result.returncode != 0
     assert f"Failed to parse inventory with 'auto' plugin: {path}: {message}" in flat(result.stderr), result.stderr
     assert "Traceback" not in result.stderr
@@ -310,11 +371,22 @@ def test_host_key_checking_off_in_the_environment_leaves_accept_new_alone(tmp_pa
     with open(tmp_path / "vm.toml", "a", encoding="utf-8") as handle:
         handle.write("[ssh]\nport = 9\nconnect_timeout_sec = 5\n")
     config = write_config(tmp_path, "vm.toml", extra="address: public_ip\n")
-    result = run("ansible", "vm", "-i", config, "-m", "ansible.builtin.ping", "-vvv", home=home, timeout=60,
-                 extra_env={"ANSIBLE_HOST_KEY_CHECKING": "False", "ANSIBLE_STDOUT_CALLBACK": "default"})
+    result = run(
+        "ansible",
+        "vm",
+        "-i",
+        config,
+        "-m",
+        "ansible.builtin.ping",
+        "-vvv",
+        home=home,
+        timeout=60,
+        extra_env={"ANSIBLE_HOST_KEY_CHECKING": "False", "ANSIBLE_STDOUT_CALLBACK": "default"},
+    )
     assert result.returncode == 4, result.stdout + result.stderr  # unreachable
     commands = [line for line in result.stdout.splitlines() if "SSH: EXEC ssh " in line]
     assert commands, result.stdout
     for command in commands:
         assert [word for word in command.split() if word.startswith("StrictHostKeyChecking=")] == [
-            "StrictHostKeyChecking=accept-new"], command
+            "StrictHostKeyChecking=accept-new"
+        ], command

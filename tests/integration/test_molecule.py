@@ -37,7 +37,9 @@ def test_scenario(scenario, ansible_env):
     # The closing summary: one line per action ("➜" on a terminal, ">" otherwise), then the recap.
     for action in ("create", "converge", "verify", "destroy"):
         assert re.search(rf"^{scenario} (?:>|➜) {action}: Executed: Successful", output, re.M), action
-    assert re.search(rf"^{scenario} +: actions=6 +successful=6 +disabled=0 +skipped=0 +missing=0 +failed=0", output, re.M)
+    assert re.search(
+        rf"^{scenario} +: actions=6 +successful=6 +disabled=0 +skipped=0 +missing=0 +failed=0", output, re.M
+    )
     if scenario == "ssh_fleet":
         # destroy.yml stopped the fleet: its dir is gone and no process (sshd, ssh master) names it.
         assert not SSH_FLEET_DIR.exists()

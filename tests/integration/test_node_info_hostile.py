@@ -30,7 +30,9 @@ YEAR_2999 = 32472144000
 NOT_JSON_RE = re.compile(r"\b(?:Infinity|NaN)\b")
 FORMAT_CHARACTERS_RE = re.compile(
     "[\u00ad\u061c\u200b-\u200f\u202a-\u202e\u2028\u2029\u2060-\u2064\u2066-\u206f\ufeff]|"
-    r"\\u(?:00ad|061c|200[b-f]|202[a-e89]|206[0-4]|206[6-9a-f]|feff)", re.IGNORECASE)
+    r"\\u(?:00ad|061c|200[b-f]|202[a-e89]|206[0-4]|206[6-9a-f]|feff)",
+    re.IGNORECASE,
+)
 
 IMPLAUSIBLE_ROWS = (
     # A GPU name full of bidi and zero-width characters and a line separator, a negative temperature,
@@ -64,8 +66,12 @@ def sim_host(work, name, scenario="busy", now=None):
     """A simulated VM; with NOW (epoch seconds) its clock, docker's stamps included, reads NOW."""
     if now is None:
         return make_sim_host(work / name, scenario)
-    subprocess.run([str(FAKEGPU), "make-host", str(work / name), scenario], check=True, capture_output=True,
-                   env=dict(simulator_env(), FAKEGPU_NOW=str(now)))
+    subprocess.run(
+        [str(FAKEGPU), "make-host", str(work / name), scenario],
+        check=True,
+        capture_output=True,
+        env=dict(simulator_env(), FAKEGPU_NOW=str(now)),
+    )
     return work / name
 
 
@@ -76,15 +82,27 @@ def results(tmp_path_factory, ansible_env):
     hosts = {}
 
     def add(name, home, **variables):
-        hosts[name] = dict({"ansible_connection": "local", "ansible_python_interpreter": sys.executable,
-                            "sim_home": str(home), "sim_docker": str(home / "bin" / "docker"),
-                            "sim_nvidia_smi": str(home / "bin" / "nvidia-smi"), "sim_env": {}}, **variables)
+        hosts[name] = dict(
+            {
+                "ansible_connection": "local",
+                "ansible_python_interpreter": sys.executable,
+                "sim_home": str(home),
+                "sim_docker": str(home / "bin" / "docker"),
+                "sim_nvidia_smi": str(home / "bin" / "nvidia-smi"),
+                "sim_env": {},
+            },
+            **variables,
+        )
 
     for name, rows in ROWS.items():
         home = sim_host(work, name)
         (work / (name + ".csv")).write_text(rows, encoding="utf-8")
-        subprocess.run([str(FAKEGPU), "set", str(home), "nvidia_smi_output=%s" % (work / (name + ".csv"))],
-                       check=True, capture_output=True, env=simulator_env())
+        subprocess.run(
+            [str(FAKEGPU), "set", str(home), "nvidia_smi_output=%s" % (work / (name + ".csv"))],
+            check=True,
+            capture_output=True,
+            env=simulator_env(),
+        )
         add(name, home)
 
     home = sim_host(work, "not-executable")
@@ -103,39 +121,64 @@ def results(tmp_path_factory, ansible_env):
         add(name, sim_host(work, name), **variables)
 
     (work / "inventory.json").write_text(json.dumps({"all": {"hosts": hosts}}))
-    (work / "play.yml").write_text(json.dumps([{
-        "name": "Collect hostile input",
-        "hosts": "all",
-        "gather_facts": False,
-        "tasks": [
-            {"name": "Collect",
-             "gpufleet.vllm.node_info": {
-                 "container": "vllm_qwen36_27b",
-                 "docker_path": "{{ sim_docker }}",
-                 "nvidia_smi_path": "{{ sim_nvidia_smi }}",
-                 "command_timeout": "{{ sim_timeout | default(10) }}",
-                 "refresh_interval": "{{ sim_refresh | default(0) }}",
-                 "serving_fresh_after": "{{ sim_fresh | default(30) }}",
-                 "log_lines": "{{ sim_log_lines | default(300) }}",
-             },
-             "environment": "{{ sim_env }}",
-             "register": "node",
-             "failed_when": False},
-            {"name": "Evaluate as the health role does",
-             "ansible.builtin.set_fact": {"node": "{{ node }}", "checks": "{{ node | gpufleet.vllm.health_checks }}"}},
-        ],
-    }]))
+    (work / "play.yml").write_text(
+        json.dumps(
+            [
+                {
+                    "name": "Collect hostile input",
+                    "hosts": "all",
+                    "gather_facts": False,
+                    "tasks": [
+                        {
+                            "name": "Collect",
+                            "gpufleet.vllm.node_info": {
+                                "container": "vllm_qwen36_27b",
+                                "docker_path": "{{ sim_docker }}",
+                                "nvidia_smi_path": "{{ sim_nvidia_smi }}",
+                                "command_timeout": "{{ sim_timeout | default(10) }}",
+                                "refresh_interval": "{{ sim_refresh | default(0) }}",
+                                "serving_fresh_after": "{{ sim_fresh | default(30) }}",
+                                "log_lines": "{{ sim_log_lines | default(300) }}",
+                            },
+                            "environment": "{{ sim_env }}",
+                            "register": "node",
+                            "failed_when": False,
+                        },
+                        {
+                            "name": "Evaluate as the health role does",
+                            "ansible.builtin.set_fact": {
+                                "node": "{{ node }}",
+                                "checks": "{{ node | gpufleet.vllm.health_checks }}",
+                            },
+                        },
+                    ],
+                }
+            ]
+        )
+    )
     tree = work / "tree"
-    env = dict(ansible_env, ANSIBLE_CALLBACKS_ENABLED="ansible.builtin.tree", ANSIBLE_CALLBACK_TREE_DIR=str(tree),
-               ANSIBLE_FORKS=str(len(hosts)))
-    proc = run([str(ROOT / ".venv" / "bin" / "ansible-playbook"), "-i", str(work / "inventory.json"),
-                str(work / "play.yml")], env, timeout=180)
+    env = dict(
+        ansible_env,
+        ANSIBLE_CALLBACKS_ENABLED="ansible.builtin.tree",
+        ANSIBLE_CALLBACK_TREE_DIR=str(tree),
+        ANSIBLE_FORKS=str(len(hosts)),
+    )
+    proc = run(
+        [str(ROOT / ".venv" / "bin" / "ansible-playbook"), "-i", str(work / "inventory.json"), str(work / "play.yml")],
+        env,
+        timeout=180,
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     texts = {name: (tree / name).read_text(encoding="utf-8") for name in hosts}
     facts = {name: json.loads(text)["ansible_facts"] for name, text in texts.items()}
-    return {name: {"node": facts[name]["node"], "checks": {check["name"]: (check["status"], check["message"])
-                                                           for check in facts[name]["checks"]},
-                   "text": texts[name]} for name in hosts}
+    return {
+        name: {
+            "node": facts[name]["node"],
+            "checks": {check["name"]: (check["status"], check["message"]) for check in facts[name]["checks"]},
+            "text": texts[name],
+        }
+        for name in hosts
+    }
 
 
 def test_results_are_json_without_infinity_nan_or_format_characters(results):
@@ -147,18 +190,29 @@ def test_results_are_json_without_infinity_nan_or_format_characters(results):
 def test_implausible_readings_are_null_and_named(results):
     gpu = results["implausible"]["node"]["gpu"]
     first, second = gpu["devices"]
-    assert first == {"index": 0, "uuid": "GPU-aaaa", "name": "NVIDIA H100 80GB HBM3", "temperature_c": None,
-                     "utilization_pct": None, "power_w": None, "power_limit_w": 700.0, "memory_used_mib": None,
-                     "memory_total_mib": 81559}
+    assert first == {
+        "index": 0,
+        "uuid": "GPU-aaaa",
+        "name": "NVIDIA H100 80GB HBM3",
+        "temperature_c": None,
+        "utilization_pct": None,
+        "power_w": None,
+        "power_limit_w": 700.0,
+        "memory_used_mib": None,
+        "memory_total_mib": 81559,
+    }
     assert second["temperature_c"] == 41 and second["memory_used_mib"] == 74213
     assert gpu["status"] == "ok"
     assert gpu["message"] == (
         "readings that cannot be true, shown as null: GPU 0: temperature.gpu -5 is out of range (0 to 150 C), "
         "utilization.gpu 101 is out of range (0 to 100 %), power.draw 1e309 is not a finite number, "
-        "memory.used 90000 is more than memory.total 81559")
+        "memory.used 90000 is more than memory.total 81559"
+    )
     status, message = results["implausible"]["checks"]["gpu_driver"]
-    assert (status, message.startswith("nvidia-smi answered: 2 GPU(s), but readings that cannot be true")) == \
-        ("warn", True)
+    assert (status, message.startswith("nvidia-smi answered: 2 GPU(s), but readings that cannot be true")) == (
+        "warn",
+        True,
+    )
 
 
 def test_exit_0_without_rows_is_no_devices(results):
@@ -171,7 +225,9 @@ def test_exit_0_without_rows_is_no_devices(results):
 def test_duplicate_gpu_index_is_an_error(results):
     gpu = results["duplicate-index"]["node"]["gpu"]
     assert (gpu["status"], gpu["message"]) == (
-        "error", "nvidia-smi listed GPU index 0 twice; its output cannot be trusted (check the driver, reboot the VM)")
+        "error",
+        "nvidia-smi listed GPU index 0 twice; its output cannot be trusted (check the driver, reboot the VM)",
+    )
     assert results["duplicate-index"]["checks"]["gpu_driver"][0] == "fail"
 
 
@@ -185,11 +241,17 @@ def test_output_over_the_byte_cap_is_named_not_the_kill(results):
 def test_binaries_that_cannot_be_executed_are_not_executable(results):
     node = results["not-executable"]["node"]
     assert node["gpu"]["status"] == "error"
-    assert re.fullmatch(r"nvidia-smi at \S+/bin/nvidia-smi is not executable \(Permission denied\); make it "
-                        r"executable or set nvidia_smi_path", node["gpu"]["message"])
+    assert re.fullmatch(
+        r"nvidia-smi at \S+/bin/nvidia-smi is not executable \(Permission denied\); make it "
+        r"executable or set nvidia_smi_path",
+        node["gpu"]["message"],
+    )
     assert (node["container"]["status"], node["container"]["error_kind"]) == ("error", "error")
-    assert re.fullmatch(r"docker CLI at \S+/bin is not executable \(it is a directory\); make it executable or set "
-                        r"docker_path", node["container"]["message"])
+    assert re.fullmatch(
+        r"docker CLI at \S+/bin is not executable \(it is a directory\); make it executable or set "
+        r"docker_path",
+        node["container"]["message"],
+    )
     assert "not found" not in node["gpu"]["message"] + node["container"]["message"]
 
 
@@ -204,9 +266,11 @@ def test_log_clock_ahead_of_the_vm_is_its_own_condition(results):
 
 def test_broken_python_on_the_vm_shows_its_own_words(results):
     node = results["broken-python"]["node"]
-    expected = ("Python not usable on the VM (exit status 127): pyenv: python3.13: command not found; The "
-                "`python3.13' command exists in these Python versions:; 3.13.1; set ansible_python_interpreter "
-                "to a working Python 3.8 or later")
+    expected = (
+        "Python not usable on the VM (exit status 127): pyenv: python3.13: command not found; The "
+        "`python3.13' command exists in these Python versions:; 3.13.1; set ansible_python_interpreter "
+        "to a working Python 3.8 or later"
+    )
     assert (node["msg"], node["failure_kind"], node["reachable"]) == (expected, "python_unusable", True)
     assert results["broken-python"]["checks"] == {"reachable": ("fail", "no node_info document: " + expected)}
     assert "deserialization" not in results["broken-python"]["text"].split('"module_stderr"')[0]
@@ -226,8 +290,11 @@ def test_module_side_checks_hold_without_the_action_plugin(tmp_path):
     args = tmp_path / "args.json"
     args.write_text(json.dumps({"ANSIBLE_MODULE_ARGS": {"container": "vllm", "command_timeout": float("nan")}}))
     env = dict(os.environ, PYTHONPATH=str(ROOT / ".venv" / "collections"))
-    proc = subprocess.run([sys.executable, str(module), str(args)], capture_output=True, text=True, env=env,
-                          timeout=60, check=False)
+    proc = subprocess.run(
+        [sys.executable, str(module), str(args)], capture_output=True, text=True, env=env, timeout=60, check=False
+    )
     result = json.loads(proc.stdout)
-    assert (result["failed"], result["msg"]) == (True, "command_timeout must be a number of seconds above 0 to 3600, "
-                                                       "got nan")
+    assert (result["failed"], result["msg"]) == (
+        True,
+        "command_timeout must be a number of seconds above 0 to 3600, got nan",
+    )

@@ -30,10 +30,17 @@ def fleet(tmp_path_factory):
     hosts = {}
     for name, scenario in {"vm-serving": "busy", "vm-oom": "cuda-oom"}.items():
         vm = make_sim_host(base / name, scenario, container=CONTAINER)
-        hosts[name] = {"hyperstack_vllm_container": CONTAINER, "gpufleet_docker_path": str(vm / "bin" / "docker"),
-                       "gpufleet_nvidia_smi_path": str(vm / "bin" / "nvidia-smi")}
-    inventory = {"all": {"vars": {"ansible_connection": "local", "ansible_python_interpreter": str(VENV_BIN / "python")},
-                         "hosts": hosts}}
+        hosts[name] = {
+            "hyperstack_vllm_container": CONTAINER,
+            "gpufleet_docker_path": str(vm / "bin" / "docker"),
+            "gpufleet_nvidia_smi_path": str(vm / "bin" / "nvidia-smi"),
+        }
+    inventory = {
+        "all": {
+            "vars": {"ansible_connection": "local", "ansible_python_interpreter": str(VENV_BIN / "python")},
+            "hosts": hosts,
+        }
+    }
     path = base / "hosts.json"
     path.write_text(json.dumps(inventory))
     return path
@@ -44,14 +51,32 @@ def runner(tmp_path: Path, fleet: Path, playbook: str, cmdline: str, envvars: di
     process and the job's artifact folder. The collection is this checkout (ANSIBLE_CONFIG)."""
     private = tmp_path / "job"
     (private / "project").mkdir(parents=True)
-    (private / "project" / "main.yml").write_text("- name: Run %s\n  ansible.builtin.import_playbook: %s\n"
-                                                  % (playbook, playbook))
+    (private / "project" / "main.yml").write_text(
+        "- name: Run %s\n  ansible.builtin.import_playbook: %s\n" % (playbook, playbook)
+    )
     if envvars:
         (private / "env").mkdir()
         (private / "env" / "envvars").write_text(json.dumps(envvars))
-    proc = subprocess.run([str(VENV_BIN / "ansible-runner"), "run", str(private), "-p", "main.yml", "--ident", "job1",
-                           "--inventory", str(fleet), "--cmdline", cmdline],
-                          env=clean_ansible_env(), capture_output=True, text=True, timeout=240, check=False)
+    proc = subprocess.run(
+        [
+            str(VENV_BIN / "ansible-runner"),
+            "run",
+            str(private),
+            "-p",
+            "main.yml",
+            "--ident",
+            "job1",
+            "--inventory",
+            str(fleet),
+            "--cmdline",
+            cmdline,
+        ],
+        env=clean_ansible_env(),
+        capture_output=True,
+        text=True,
+        timeout=240,
+        check=False,
+    )
     return proc, private / "artifacts" / "job1"
 
 
@@ -79,8 +104,13 @@ def test_health_job_exit_code_events_set_stats_and_junit_in_the_artifacts(tmp_pa
 @pytest.mark.parametrize("mode", ["auto", "live"])
 def test_bounded_watch_job_prints_lines_not_live_frames(tmp_path, fleet, mode):
     # Forcing live frames in a job is refused (with a warning): they would only fill the job log.
-    proc, artifacts = runner(tmp_path, fleet, "gpufleet.vllm.watch", "-e watch_cycles=2 -e watch_interval=1",
-                             {"ANSIBLE_STDOUT_CALLBACK": "gpufleet.vllm.dashboard", "GPUFLEET_DASHBOARD_MODE": mode})
+    proc, artifacts = runner(
+        tmp_path,
+        fleet,
+        "gpufleet.vllm.watch",
+        "-e watch_cycles=2 -e watch_interval=1",
+        {"ANSIBLE_STDOUT_CALLBACK": "gpufleet.vllm.dashboard", "GPUFLEET_DASHBOARD_MODE": mode},
+    )
     output = proc.stdout + proc.stderr
     assert proc.returncode == 0, output
     stdout = (artifacts / "stdout").read_text()

@@ -34,8 +34,9 @@ def start_http(directory, **settings):
         sys.path.remove(str(SIMULATOR))
     directory.mkdir(parents=True, exist_ok=True)
     vllm_http.configure(str(directory), **settings)
-    process = subprocess.Popen([sys.executable, "-m", "fakegpu.vllm_http", str(directory)],
-                               env=dict(os.environ, PYTHONPATH=str(SIMULATOR)))
+    process = subprocess.Popen(
+        [sys.executable, "-m", "fakegpu.vllm_http", str(directory)], env=dict(os.environ, PYTHONPATH=str(SIMULATOR))
+    )
     port_file = directory / "http.port"
     deadline = time.monotonic() + 20
     while not port_file.exists():
@@ -69,8 +70,13 @@ def servers(tmp_path_factory):
 def test_probe_and_api_key_through_the_real_module(servers, ansible_env, tmp_path):
     ports = servers[1]
     sim = make_sim_host(tmp_path / "sim", "busy")
-    args = {"container": "vllm_qwen36_27b", "docker_path": str(sim / "bin" / "docker"),
-            "nvidia_smi_path": str(sim / "bin" / "nvidia-smi"), "http_port": ports["keyed"], "probe": True}
+    args = {
+        "container": "vllm_qwen36_27b",
+        "docker_path": str(sim / "bin" / "docker"),
+        "nvidia_smi_path": str(sim / "bin" / "nvidia-smi"),
+        "http_port": ports["keyed"],
+        "probe": True,
+    }
     rc, result = ansible_module(ansible_env, "gpufleet.vllm.node_info", args)
     assert rc == 0, result
     http = result["http"]
@@ -89,9 +95,9 @@ def test_probe_and_api_key_through_the_real_module(servers, ansible_env, tmp_pat
 def gate(servers, tmp_path_factory, ansible_env):
     ports = servers[1]
     folder = tmp_path_factory.mktemp("gate")
-    inventory = write_inventory(folder, {
-        name: {"scenario": "busy", "gpufleet_vllm_port": ports[name]} for name in ("vm1", "vm2", "vm3", "vm4")
-    })
+    inventory = write_inventory(
+        folder, {name: {"scenario": "busy", "gpufleet_vllm_port": ports[name]} for name in ("vm1", "vm2", "vm3", "vm4")}
+    )
     junit = folder / "health.xml"
     return {"proc": playbook(ansible_env, inventory, "-e", f"health_junit_path={junit}"), "junit": junit}
 
@@ -124,11 +130,25 @@ def test_watch_json_lines_carry_the_window_figures(servers, tmp_path, ansible_en
     ports = servers[1]
     inventory = write_inventory(tmp_path, {"vm2": {"scenario": "busy", "gpufleet_vllm_port": ports["vm2"]}})
     records_path = tmp_path / "watch.jsonl"
-    proc = subprocess.run([str(pathlib.Path(sys.executable).parent / "ansible-playbook"), "-i", inventory,
-                           # 2 s: the slow server finishes a request every 2 s, so the window holds one.
-                           str(ROOT / "playbooks" / "watch.yml"), "-e", "watch_cycles=2", "-e", "watch_interval=2"],
-                          cwd=ROOT, env=dict(ansible_env, GPUFLEET_DASHBOARD_JSON=str(records_path)),
-                          capture_output=True, text=True, timeout=180, check=False)
+    proc = subprocess.run(
+        [
+            str(pathlib.Path(sys.executable).parent / "ansible-playbook"),
+            "-i",
+            inventory,
+            # 2 s: the slow server finishes a request every 2 s, so the window holds one.
+            str(ROOT / "playbooks" / "watch.yml"),
+            "-e",
+            "watch_cycles=2",
+            "-e",
+            "watch_interval=2",
+        ],
+        cwd=ROOT,
+        env=dict(ansible_env, GPUFLEET_DASHBOARD_JSON=str(records_path)),
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     records = [json.loads(line) for line in records_path.read_text().splitlines()]
     first, second = [record["serving"] for record in records if record["host"] == "vm2"][:2]
@@ -150,13 +170,26 @@ def test_probe_and_metrics_over_ssh_in_the_test_fleet(ansible_env, tmp_path):
     http = {"version": "0.11", "mode": "erroring", "started_epoch": time.time() - 100}
     specs = [HostSpec("vm-http", "busy", http=http)]
     with running_fleet(specs) as fleet:
-        proc = run([str(pathlib.Path(sys.executable).parent / "ansible-playbook"), "-i", fleet.inventory,
-                    "playbooks/health.yml", "-e", "gpufleet_vllm_port=11434", "-e", f"health_junit_path={junit}"],
-                   ansible_env, timeout=180)
+        proc = run(
+            [
+                str(pathlib.Path(sys.executable).parent / "ansible-playbook"),
+                "-i",
+                fleet.inventory,
+                "playbooks/health.yml",
+                "-e",
+                "gpufleet_vllm_port=11434",
+                "-e",
+                f"health_junit_path={junit}",
+            ],
+            ansible_env,
+            timeout=180,
+        )
     assert proc.returncode == 2, proc.stdout + proc.stderr
     (line,) = summary_lines(proc.stdout)
     failed = line.split("failed (", 1)[1].split(")")[0].split(", ")
     assert set(failed) == {"inference_probe", "request_errors_pct"}, line
     cases = {case.get("name"): case for case in parse_junit(junit).iter("testcase")}
     assert cases["vm-http :: http_health"].find("system-out").text == "OK: GET /health answered 200"
-    assert "HTTP 500: EngineCore encountered an issue" in cases["vm-http :: inference_probe"].find("failure").get("message")
+    assert "HTTP 500: EngineCore encountered an issue" in cases["vm-http :: inference_probe"].find("failure").get(
+        "message"
+    )

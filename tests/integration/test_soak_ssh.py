@@ -69,11 +69,13 @@ def controller_usage(root_pid: int) -> dict:
 
 
 def window_figures(window: list) -> dict:
-    return {"cycles": [window[0]["cycle"], window[-1]["cycle"]] if window else None,
-            "rss_kib_min": min(sample["rss_kib"] for sample in window) if window else None,
-            "rss_kib_max": max(sample["rss_kib"] for sample in window) if window else None,
-            "fds_min": min(sample["fds"] for sample in window) if window else None,
-            "fds_max": max(sample["fds"] for sample in window) if window else None}
+    return {
+        "cycles": [window[0]["cycle"], window[-1]["cycle"]] if window else None,
+        "rss_kib_min": min(sample["rss_kib"] for sample in window) if window else None,
+        "rss_kib_max": max(sample["rss_kib"] for sample in window) if window else None,
+        "fds_min": min(sample["fds"] for sample in window) if window else None,
+        "fds_max": max(sample["fds"] for sample in window) if window else None,
+    }
 
 
 def refreshes(path) -> int:
@@ -90,16 +92,30 @@ def test_watch_soak_memory_and_descriptors_stay_flat(ssh_fleet, ansible_env, tmp
     env = dict(ansible_env, GPUFLEET_DASHBOARD_JSON=str(records))
     started = time.monotonic()
     process = subprocess.Popen(
-        [str(VENV_BIN / "ansible-playbook"), "-i", str(fleet.inventory), "playbooks/watch.yml",
-         "-e", "watch_interval=1", "-e", "watch_cycles=%d" % CYCLES],
-        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        [
+            str(VENV_BIN / "ansible-playbook"),
+            "-i",
+            str(fleet.inventory),
+            "playbooks/watch.yml",
+            "-e",
+            "watch_interval=1",
+            "-e",
+            "watch_cycles=%d" % CYCLES,
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     samples = []
     try:
         while process.poll() is None and time.monotonic() - started < CYCLES * 3:
             done = refreshes(records) // len(HOSTS)
             if done >= WARM_UP_CYCLES:
-                samples.append(dict(controller_usage(process.pid), cycle=done,
-                                    elapsed_s=round(time.monotonic() - started, 1)))
+                samples.append(
+                    dict(controller_usage(process.pid), cycle=done, elapsed_s=round(time.monotonic() - started, 1))
+                )
             time.sleep(0.5)
         rc = process.wait(timeout=60)
     finally:
@@ -113,11 +129,20 @@ def test_watch_soak_memory_and_descriptors_stay_flat(ssh_fleet, ansible_env, tmp
     # exit, which would lower the floor and hide a leak.
     first = [sample for sample in samples if sample["cycle"] < WARM_UP_CYCLES + WINDOW]
     looping = first[0]["processes"] if first else None
-    last = [sample for sample in samples if CYCLES - WINDOW < sample["cycle"] < CYCLES - 2
-            and sample["processes"] == looping]
-    figures = {"hosts": len(HOSTS), "cycles": CYCLES, "wall_s": round(time.monotonic() - started, 1),
-               "refreshes": refreshes(records), "samples": len(samples),
-               "first": window_figures(first), "last": window_figures(last)}
+    last = [
+        sample
+        for sample in samples
+        if CYCLES - WINDOW < sample["cycle"] < CYCLES - 2 and sample["processes"] == looping
+    ]
+    figures = {
+        "hosts": len(HOSTS),
+        "cycles": CYCLES,
+        "wall_s": round(time.monotonic() - started, 1),
+        "refreshes": refreshes(records),
+        "samples": len(samples),
+        "first": window_figures(first),
+        "last": window_figures(last),
+    }
     os.makedirs(ROOT / "tests" / "output", exist_ok=True)
     (ROOT / "tests" / "output" / "soak.json").write_text(json.dumps(figures, indent=1))
     print("soak figures:", json.dumps(figures))

@@ -53,13 +53,14 @@ def test_plain_lines_without_a_terminal(demo_env, strategy):
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "\x1b" not in proc.stdout
     by_host = lines_by_host(proc.stdout)
-    assert {name: len(lines) for name, lines in by_host.items()} == {
-        **{name: 2 for name in POLLED}, "demo-new": 1}
+    assert {name: len(lines) for name, lines in by_host.items()} == {**{name: 2 for name in POLLED}, "demo-new": 1}
     assert by_host["demo-busy"][-1].startswith("demo-busy serving gpu=2/2 ")
     # The demo's VMs serve vLLM's HTTP: the second refresh's figures come from /metrics (counter
     # rates, the simulator's 4 running), not the log's 176.5 tok/s and 7 running.
-    assert re.search(r" gen=[1-9][0-9.]*tok/s prompt=[1-9][0-9.]*tok/s run=4 wait=0 kv=[0-9.]+% src=metrics checks=ok ",
-                     by_host["demo-busy"][-1]), by_host["demo-busy"][-1]
+    assert re.search(
+        r" gen=[1-9][0-9.]*tok/s prompt=[1-9][0-9.]*tok/s run=4 wait=0 kv=[0-9.]+% src=metrics checks=ok ",
+        by_host["demo-busy"][-1],
+    ), by_host["demo-busy"][-1]
     # Idle: the age of its last stats line, not the figures of that line.
     assert re.match(r"demo-idle idle stats_age=\d+s gpu=1/1 .* checks=ok age=\d+s$", by_host["demo-idle"][-1])
     assert by_host["demo-oom"][-1].startswith("demo-oom failed error=cuda_oom ")
@@ -74,17 +75,23 @@ def test_plain_lines_without_a_terminal(demo_env, strategy):
 
 def test_json_lines(demo_env, tmp_path):
     path = tmp_path / "watch.jsonl"
-    proc = run([DEMO, "-e", "watch_cycles=2", "-e", "watch_interval=2s"],
-               dict(demo_env, GPUFLEET_DASHBOARD_JSON=str(path)))
+    proc = run(
+        [DEMO, "-e", "watch_cycles=2", "-e", "watch_interval=2s"], dict(demo_env, GPUFLEET_DASHBOARD_JSON=str(path))
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     text = path.read_text()
     assert "NaN" not in text and "Infinity" not in text
     records = [json.loads(line) for line in text.splitlines()]
     assert {record["schema_version"] for record in records} == {1}
     states = {record["host"]: (record["state"], record["health"]) for record in records}
-    assert states == {"demo-busy": ("serving", "ok"), "demo-down": ("unreachable", "fail"),
-                      "demo-idle": ("idle", "ok"), "demo-loading": ("loading", "warn"),
-                      "demo-oom": ("failed", "fail"), "demo-new": ("not_provisioned", None)}
+    assert states == {
+        "demo-busy": ("serving", "ok"),
+        "demo-down": ("unreachable", "fail"),
+        "demo-idle": ("idle", "ok"),
+        "demo-loading": ("loading", "warn"),
+        "demo-oom": ("failed", "fail"),
+        "demo-new": ("not_provisioned", None),
+    }
     busy = [record for record in records if record["host"] == "demo-busy"]
     assert len(busy) == 2
     assert [device["name"] for device in busy[-1]["document"]["gpu"]["devices"]] == ["NVIDIA H100 80GB HBM3"] * 2
@@ -100,11 +107,14 @@ def test_json_lines(demo_env, tmp_path):
     assert "refresh every 2s" in proc.stdout
 
 
-@pytest.mark.parametrize(("path", "reason"), [
-    ("{tmp}/missing/watch.jsonl", "No such file or directory"),
-    ("{tmp}", "Is a directory"),
-    ("/proc/version", None),
-])
+@pytest.mark.parametrize(
+    ("path", "reason"),
+    [
+        ("{tmp}/missing/watch.jsonl", "No such file or directory"),
+        ("{tmp}", "Is a directory"),
+        ("/proc/version", None),
+    ],
+)
 def test_json_lines_file_that_cannot_be_opened_stops_before_polling(demo_env, tmp_path, path, reason):
     path = path.format(tmp=tmp_path)
     proc = run([DEMO, "-e", "watch_cycles=1"], dict(demo_env, GPUFLEET_DASHBOARD_JSON=path))
@@ -118,8 +128,9 @@ def test_json_lines_file_that_cannot_be_opened_stops_before_polling(demo_env, tm
 
 
 def test_json_lines_on_a_full_disk_say_so_once_and_exit_non_zero(demo_env):
-    proc = run([DEMO, "-e", "watch_cycles=2", "-e", "watch_interval=1"],
-               dict(demo_env, GPUFLEET_DASHBOARD_JSON="/dev/full"))
+    proc = run(
+        [DEMO, "-e", "watch_cycles=2", "-e", "watch_interval=1"], dict(demo_env, GPUFLEET_DASHBOARD_JSON="/dev/full")
+    )
     output = proc.stdout + proc.stderr
     assert proc.returncode == 1, output
     assert output.count("cannot write the JSON lines file /dev/full: No space left on device") == 1, output
@@ -128,14 +139,25 @@ def test_json_lines_on_a_full_disk_say_so_once_and_exit_non_zero(demo_env):
 
 
 # Each refusal is unit-tested (test__watch_settings.py); these two show it stops a real run.
-@pytest.mark.parametrize(("variable", "value", "accepted"), [
-    ("watch_interval", "5x", "seconds such as 5 or 2.5"),
-    ("gpufleet_thresholds", '{"kv_cache_pct": {"warn": 90, "fail": 80}}', "warn (90) is above fail (80)"),
-])
+@pytest.mark.parametrize(
+    ("variable", "value", "accepted"),
+    [
+        ("watch_interval", "5x", "seconds such as 5 or 2.5"),
+        ("gpufleet_thresholds", '{"kv_cache_pct": {"warn": 90, "fail": 80}}', "warn (90) is above fail (80)"),
+    ],
+)
 def test_a_bad_setting_stops_the_run_before_any_host_is_polled(demo_env, tmp_path, variable, value, accepted):
     path = tmp_path / "watch.jsonl"
-    proc = run([DEMO, "-e", f"{variable}={value}" if not value.startswith("{") else f'{{"{variable}": {value}}}',
-                "-e", "watch_cycles=1"], dict(demo_env, GPUFLEET_DASHBOARD_JSON=str(path)))
+    proc = run(
+        [
+            DEMO,
+            "-e",
+            f"{variable}={value}" if not value.startswith("{") else f'{{"{variable}": {value}}}',
+            "-e",
+            "watch_cycles=1",
+        ],
+        dict(demo_env, GPUFLEET_DASHBOARD_JSON=str(path)),
+    )
     output = proc.stdout + proc.stderr
     assert proc.returncode == 2, output
     assert f"watch settings: {variable}" in output and accepted in output
@@ -189,8 +211,14 @@ def test_live_dashboard_on_a_terminal(demo_env):
     text = session.text
     plain = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", text)
     assert "gpufleet watch" in plain and "Ctrl-C to stop" in plain and "refresh every 1s" in plain
-    for title in ("demo-busy  demo2.wg1  Qwen3-32B-AWQ", "demo-down  127.0.0.1", "demo-idle  demo3.wg1",
-                  "demo-loading  demo1.wg1", "demo-oom  demo4.wg1", "demo-new  demo6.wg1"):
+    for title in (
+        "demo-busy  demo2.wg1  Qwen3-32B-AWQ",
+        "demo-down  127.0.0.1",
+        "demo-idle  demo3.wg1",
+        "demo-loading  demo1.wg1",
+        "demo-oom  demo4.wg1",
+        "demo-new  demo6.wg1",
+    ):
         assert title in plain
     assert "NVIDIA H100 80GB HBM3" in plain and "failed: cuda_oom" in plain and "not provisioned" in plain
     assert "VMs healthy" in plain
@@ -213,7 +241,7 @@ def test_ctrl_c_ends_the_demo_normally_with_the_last_frame(demo_env):
     assert stopped_in < 10
     text = session.text
     assert text.rfind(SHOW_CURSOR) > text.rfind(HIDE_CURSOR) > -1
-    tail = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", text[text.rfind(HIDE_CURSOR):])
+    tail = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", text[text.rfind(HIDE_CURSOR) :])
     assert "demo-busy" in tail and "╰" in tail
 
 
@@ -233,8 +261,27 @@ class Tmux:
         return subprocess.run(["tmux", "-S", self.socket, *args], check=True, capture_output=True, text=True).stdout
 
     def start(self, command: str, env: dict) -> None:
-        subprocess.run(["tmux", "-S", self.socket, "-f", "/dev/null", "new-session", "-d", "-s", "watch",
-                        "-x", str(self.columns), "-y", str(self.rows), command], check=True, env=env, cwd=ROOT)
+        subprocess.run(
+            [
+                "tmux",
+                "-S",
+                self.socket,
+                "-f",
+                "/dev/null",
+                "new-session",
+                "-d",
+                "-s",
+                "watch",
+                "-x",
+                str(self.columns),
+                "-y",
+                str(self.rows),
+                command,
+            ],
+            check=True,
+            env=env,
+            cwd=ROOT,
+        )
 
     def screen(self) -> str:
         return self("capture-pane", "-p", "-t", "watch")
@@ -260,7 +307,9 @@ def marked_processes(marker: str) -> list[int]:
                     argv = handle.read().split(b"\0")
             except OSError:
                 continue
-            if any(marker.encode() in arg for arg in argv) and any(arg.endswith(b"/ansible-playbook") for arg in argv[:2]):
+            if any(marker.encode() in arg for arg in argv) and any(
+                arg.endswith(b"/ansible-playbook") for arg in argv[:2]
+            ):
                 found.append(int(entry))
     return found
 
@@ -288,9 +337,13 @@ def problems_from_records(path) -> set[str]:
     for line in path.read_text().splitlines():
         record = json.loads(line)
         last[record["host"]] = record
-    return {name for name, record in last.items()
-            if record["state"] == "unreachable" or record["health"] == "fail"
-            or (record["health"] == "warn" and record["state"] != "loading")}
+    return {
+        name
+        for name, record in last.items()
+        if record["state"] == "unreachable"
+        or record["health"] == "fail"
+        or (record["health"] == "warn" and record["state"] != "loading")
+    }
 
 
 @pytest.fixture(scope="module")
@@ -314,21 +367,34 @@ def test_forty_vms_every_problem_visible_after_resize_and_terminal_given_back(fl
     env = {key: value for key, value in env.items() if key != "ANSIBLE_NOCOLOR"}
     env.update(TERM="xterm-256color", GPUFLEET_DASHBOARD_JSON=str(records))
     tmux = Tmux(tmp_path, 160, 50)
-    command = (f"{VENV_BIN / 'ansible-playbook'} -i {inventory} playbooks/watch.yml -e watch_interval=20 "
-               f"-e {marker}=1; echo $? > {exit_file}; exec sleep 600")  # the pane stays: its cursor is read
+    command = (
+        f"{VENV_BIN / 'ansible-playbook'} -i {inventory} playbooks/watch.yml -e watch_interval=20 "
+        f"-e {marker}=1; echo $? > {exit_file}; exec sleep 600"
+    )  # the pane stays: its cursor is read
     tmux.start(command, env)
     try:
         polled = FLEET_SIZE
-        wait_for(lambda: records.exists() and len({json.loads(line)["host"] for line in records.read_text().splitlines()})
-                 >= polled, 180, "every VM reported", tmux.screen)
+        wait_for(
+            lambda: (
+                records.exists()
+                and len({json.loads(line)["host"] for line in records.read_text().splitlines()}) >= polled
+            ),
+            180,
+            "every VM reported",
+            tmux.screen,
+        )
         problems = problems_from_records(records)
         assert len(problems) >= 8  # 4 CUDA OOM, 4 unreachable, by the demo's mix
         for columns, rows in ((160, 50), (80, 24), (120, 40)):
             if (columns, rows) != (160, 50):
                 tmux.resize(columns, rows)
             # Redrawn within a second at the new size (the frame is fitted at every draw).
-            screen = wait_for(lambda: whole_frame_with(tmux.screen(), problems),
-                              15, f"every problem VM visible at {columns}x{rows}", tmux.screen)
+            screen = wait_for(
+                lambda: whole_frame_with(tmux.screen(), problems),
+                15,
+                f"every problem VM visible at {columns}x{rows}",
+                tmux.screen,
+            )
             assert max(len(line) for line in screen.splitlines()) <= columns
         parent = min(marked_processes(marker))  # the workers are forked after it: higher process ids
         if stop_signal == "SIGINT":
@@ -340,8 +406,9 @@ def test_forty_vms_every_problem_visible_after_resize_and_terminal_given_back(fl
         # Ansible's exit codes: 99 for Ctrl-C; death by the signal for SIGTERM (its own handler)
         # and SIGHUP (no handler of its own), as the shell reports them (128 + signal).
         assert status == {"SIGINT": 99, "SIGTERM": 128 + signal.SIGTERM, "SIGHUP": 128 + signal.SIGHUP}[stop_signal]
-        wait_for(lambda: not marked_processes(marker), 15, "no worker left behind",
-                 lambda: str(marked_processes(marker)))
+        wait_for(
+            lambda: not marked_processes(marker), 15, "no worker left behind", lambda: str(marked_processes(marker))
+        )
         screen = tmux.screen()
         assert tmux.cursor_visible(), screen
         assert problems <= set(re.findall(r"demo-\d+", screen)), screen  # the last frame stays

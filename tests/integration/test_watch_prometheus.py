@@ -45,14 +45,18 @@ def test_watch_writes_the_metrics_file(ansible_env, tmp_path):
     # Written by rename: no temporary file is left next to it.
     assert sorted(path.name for path in tmp_path.iterdir()) == ["gpufleet.prom", "hosts"]
     if shutil.which("promtool"):
-        check = subprocess.run(["promtool", "check", "metrics"], input=text, capture_output=True, text=True,
-                               timeout=60, check=False)
+        check = subprocess.run(
+            ["promtool", "check", "metrics"], input=text, capture_output=True, text=True, timeout=60, check=False
+        )
         assert check.returncode == 0, check.stdout + check.stderr
 
 
 def test_a_metrics_path_that_cannot_be_written_stops_before_polling(ansible_env, tmp_path):
-    env = dict(ansible_env, GPUFLEET_DEMO_HOSTS=str(tmp_path / "hosts"),
-               GPUFLEET_DASHBOARD_PROM=str(tmp_path / "missing" / "gpufleet.prom"))
+    env = dict(
+        ansible_env,
+        GPUFLEET_DEMO_HOSTS=str(tmp_path / "hosts"),
+        GPUFLEET_DASHBOARD_PROM=str(tmp_path / "missing" / "gpufleet.prom"),
+    )
     proc = run([DEMO, "-e", "watch_cycles=1", "-e", "watch_interval=1"], env)
     assert proc.returncode == 1
     output = proc.stdout + proc.stderr

@@ -24,10 +24,22 @@ def test_host_down_mid_watch_comes_back(ssh_fleet, ansible_env, strategy):
     # No key is known yet: under Mitogen (strict host-key checking) watch.yml records them first.
     assert all(Path(fleet.host(name).known_hosts).read_text(encoding="utf-8") == "" for name in fleet.hosts)
     process = subprocess.Popen(
-        [str(VENV_BIN / "ansible-playbook"), "-i", str(fleet.inventory), "playbooks/watch.yml",
-         "-e", "watch_interval=1", "-e", "watch_cycles=40"],
-        cwd=ROOT, env=dict(ansible_env, ANSIBLE_STRATEGY=strategy), stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT, text=True)
+        [
+            str(VENV_BIN / "ansible-playbook"),
+            "-i",
+            str(fleet.inventory),
+            "playbooks/watch.yml",
+            "-e",
+            "watch_interval=1",
+            "-e",
+            "watch_cycles=40",
+        ],
+        cwd=ROOT,
+        env=dict(ansible_env, ANSIBLE_STRATEGY=strategy),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     reader = LineReader(process)
     try:
         reader.wait_for(lambda line: line.startswith("gpu-a serving "), 60)

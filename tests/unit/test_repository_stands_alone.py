@@ -14,8 +14,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 # What a checkout holds besides the project's own files: tools' state, builds, caches.
-SKIPPED_DIRS = {".git", ".venv", ".cache", ".demo", ".ansible", ".pytest_cache", ".ruff_cache", "__pycache__",
-                "output"}
+SKIPPED_DIRS = {".git", ".venv", ".cache", ".demo", ".ansible", ".pytest_cache", ".ruff_cache", "__pycache__", "output"}
 SUFFIXES = {".py", ".md", ".yml", ".yaml", ".cfg", ".toml", ".txt", ".ini"}
 DEV_DOC = re.compile(r"(?<![\w.-])((?:[\w.-]+/)*)(formats|mechanics|design)\.md")
 # An absolute path of the machine the project was written on, or the reference folders beside it.
@@ -49,6 +48,7 @@ def test_developer_docs_cited_are_in_docs_dev_and_no_path_leaves_the_repository(
             folder = match.group(1)
             # Cited from the repository root (docs/dev/x.md) or, inside docs/dev, beside the citing file.
             assert folder == "docs/dev/" or (folder == "" and relative.parent == Path("docs/dev")), (
-                "%s:%d cites %r: write docs/dev/%s.md" % (relative, number, match.group(0), match.group(2)))
+                "%s:%d cites %r: write docs/dev/%s.md" % (relative, number, match.group(0), match.group(2))
+            )
             assert (ROOT / "docs" / "dev" / (match.group(2) + ".md")).is_file()
         assert not OUTSIDE.search(line), "%s:%d points outside the repository: %s" % (relative, number, line.strip())

@@ -23,14 +23,19 @@ class Host:
     def __init__(self, path: Path):
         self.path = path
 
-    def run(self, command: str, *args: str, now: float = NOW, merged: bool = False,
-            timeout: float = 30, env: dict = None) -> subprocess.CompletedProcess:
+    def run(
+        self, command: str, *args: str, now: float = NOW, merged: bool = False, timeout: float = 30, env: dict = None
+    ) -> subprocess.CompletedProcess:
         """Run bin/COMMAND ARGS; bytes out. MERGED sends stderr into stdout, as the module does.
         ENV adds variables (TZ for podman's local times)."""
         return subprocess.run(
             [str(self.path / "bin" / command), *args],
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT if merged else subprocess.PIPE,
-            env=dict(clock_env(now), **(env or {})), timeout=timeout, check=False)
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT if merged else subprocess.PIPE,
+            env=dict(clock_env(now), **(env or {})),
+            timeout=timeout,
+            check=False,
+        )
 
     def nvidia_smi(self, *args: str, **kwargs) -> subprocess.CompletedProcess:
         return self.run("nvidia-smi", *args, **kwargs)
@@ -48,10 +53,16 @@ def clock_env(now: float) -> dict:
     return env
 
 
-def fakegpu(*args: str, now: float = NOW,
-            python: str = sys.executable) -> subprocess.CompletedProcess:
+def fakegpu(*args: str, now: float = NOW, python: str = sys.executable) -> subprocess.CompletedProcess:
     """Run simulator/bin/fakegpu with PYTHON, which then also runs the hosts' executables."""
     env = clock_env(now)
     env["PYTHON"] = python
-    return subprocess.run([str(FAKEGPU), *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                          env=env, timeout=60, check=False, universal_newlines=True)
+    return subprocess.run(
+        [str(FAKEGPU), *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=env,
+        timeout=60,
+        check=False,
+        universal_newlines=True,
+    )

@@ -23,8 +23,7 @@ def median_seconds(argv) -> float:
     times = []
     for _run in range(RUNS):
         started = time.perf_counter()
-        subprocess.run(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env,
-                       check=True)
+        subprocess.run(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env, check=True)
         times.append(time.perf_counter() - started)
     return statistics.median(times)
 
@@ -33,12 +32,15 @@ def test_each_executable_starts_fast(make_host):
     host = make_host("busy")
     bin_dir = host.path / "bin"
     calls = {
-        "nvidia-smi --query-gpu": [str(bin_dir / "nvidia-smi"), "--query-gpu=index,uuid,name,"
-                                   "temperature.gpu,utilization.gpu,power.draw,power.limit,"
-                                   "memory.used,memory.total", "--format=csv,noheader,nounits"],
+        "nvidia-smi --query-gpu": [
+            str(bin_dir / "nvidia-smi"),
+            "--query-gpu=index,uuid,name,"
+            "temperature.gpu,utilization.gpu,power.draw,power.limit,"
+            "memory.used,memory.total",
+            "--format=csv,noheader,nounits",
+        ],
         "docker container inspect": [str(bin_dir / "docker"), "container", "inspect", "vllm_qwen36_27b"],
-        "docker logs --tail 300": [str(bin_dir / "docker"), "logs", "--timestamps", "--tail",
-                                   "300", "vllm_qwen36_27b"],
+        "docker logs --tail 300": [str(bin_dir / "docker"), "logs", "--timestamps", "--tail", "300", "vllm_qwen36_27b"],
     }
     medians = {name: median_seconds(argv) for name, argv in calls.items()}
     for name, seconds in medians.items():

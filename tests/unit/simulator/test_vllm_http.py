@@ -17,15 +17,20 @@ NOW = 1_800_000_000.0
 
 
 def body(version, mode="busy", elapsed=100.0, now=NOW):
-    return vllm_http.metrics_text(dict(vllm_http.DEFAULTS, version=version, mode=mode, started_epoch=NOW - elapsed), now)
+    return vllm_http.metrics_text(
+        dict(vllm_http.DEFAULTS, version=version, mode=mode, started_epoch=NOW - elapsed), now
+    )
 
 
-@pytest.mark.parametrize("version, engines, created, itl", [
-    ("0.6", [None], False, "vllm:time_per_output_token_seconds"),
-    ("0.11", [0], True, "vllm:inter_token_latency_seconds"),
-    ("0.15-api-servers", [0], False, "vllm:inter_token_latency_seconds"),
-    ("0.17-dp2", [0, 1], False, "vllm:inter_token_latency_seconds"),
-])
+@pytest.mark.parametrize(
+    "version, engines, created, itl",
+    [
+        ("0.6", [None], False, "vllm:time_per_output_token_seconds"),
+        ("0.11", [0], True, "vllm:inter_token_latency_seconds"),
+        ("0.15-api-servers", [0], False, "vllm:inter_token_latency_seconds"),
+        ("0.17-dp2", [0, 1], False, "vllm:inter_token_latency_seconds"),
+    ],
+)
 def test_version_families(version, engines, created, itl):
     text = body(version)
     exposition = _prometheus.parse(text)
@@ -51,8 +56,10 @@ def test_erroring_reports_aborts_and_5xx_and_idle_stays_still():
     erroring = metrics_summary(_prometheus.parse(body("0.17-dp2", "erroring")))
     assert erroring["engines"][0]["requests_finished"]["error"] > 0
     assert erroring["http_requests"]["5xx"] > 0
-    idle = [metrics_summary(_prometheus.parse(body("0.11", "idle", elapsed=elapsed)))["engines"][0]
-            for elapsed in (100, 200)]
+    idle = [
+        metrics_summary(_prometheus.parse(body("0.11", "idle", elapsed=elapsed)))["engines"][0]
+        for elapsed in (100, 200)
+    ]
     assert idle[0]["generation_tokens_total"] == idle[1]["generation_tokens_total"] > 0
 
 
@@ -63,18 +70,22 @@ def test_configure_refuses_unknown_values(tmp_path):
     assert settings["started_epoch"] > NOW - 10**9
 
 
-@pytest.mark.parametrize("scenario, options, expected", [
-    ("busy", (), "busy"),
-    ("idle", (), "idle"),                        # stats lines stopped: counters frozen
-    ("loading", ("--elapsed", "30"), "refused"),  # uvicorn not started yet: nothing listens
-    ("busy", ("--elapsed", "30"), "refused"),     # the same while any model loads
-    ("cuda-oom", (), "refused"),                  # container exited
-    ("container-missing", (), "refused"),
-    ("gpu-lost", (), "refused"),                  # the engine died and the container exited
-    ("data-parallel", (), "busy"),
-])
+@pytest.mark.parametrize(
+    "scenario, options, expected",
+    [
+        ("busy", (), "busy"),
+        ("idle", (), "idle"),  # stats lines stopped: counters frozen
+        ("loading", ("--elapsed", "30"), "refused"),  # uvicorn not started yet: nothing listens
+        ("busy", ("--elapsed", "30"), "refused"),  # the same while any model loads
+        ("cuda-oom", (), "refused"),  # container exited
+        ("container-missing", (), "refused"),
+        ("gpu-lost", (), "refused"),  # the engine died and the container exited
+        ("data-parallel", (), "busy"),
+    ],
+)
 def test_scenario_mode_follows_the_simulated_host(make_host, scenario, options, expected):
     from simhost import NOW
+
     host = make_host(scenario, *options)
     assert vllm_http.scenario_mode(str(host.path), NOW) == expected
 

@@ -29,10 +29,25 @@ RESULT = {
     "schema_version": 1,
     "collected_at": "2026-11-28T01:40:00.123456Z",
     "gpu": {"status": "ok", "message": None, "devices": [{"index": 0, "temperature_c": 41}]},
-    "container": {"name": "vllm_qwen36_27b", "status": "running", "error_kind": None, "health": "none",
-                  "restart_count": 0, "started_at": "2026-11-28T01:30:00.000000Z", "oom_killed": False, "exit_code": 0},
-    "vllm": {"phase": "loading", "log_status": "ok", "message": None, "engines": [], "errors": [],
-             "loading": {"stage": "loading_weights", "progress_pct": 9, "message": None}, "ready": False},
+    "container": {
+        "name": "vllm_qwen36_27b",
+        "status": "running",
+        "error_kind": None,
+        "health": "none",
+        "restart_count": 0,
+        "started_at": "2026-11-28T01:30:00.000000Z",
+        "oom_killed": False,
+        "exit_code": 0,
+    },
+    "vllm": {
+        "phase": "loading",
+        "log_status": "ok",
+        "message": None,
+        "engines": [],
+        "errors": [],
+        "loading": {"stage": "loading_weights", "progress_pct": 9, "message": None},
+        "ready": False,
+    },
 }
 SSH_ERROR = "Failed to connect to the host via ssh: ssh: connect to host 10.200.3.2 port 22: Connection refused"
 
@@ -55,15 +70,26 @@ def test_filter_is_registered():
 @pytest.mark.parametrize(
     ("result", "expected"),
     [
-        pytest.param({"changed": False, "failed": False, "reachable": False, "msg": SSH_ERROR},
-                     [("reachable", "fail", f"unreachable: {SSH_ERROR}")], id="unreachable-as-result"),
-        pytest.param({"failed": True, "msg": "MODULE FAILURE: See stdout/stderr for the exact error", "rc": 127},
-                     [("reachable", "fail", "no node_info document: MODULE FAILURE: See stdout/stderr for the exact error")],
-                     id="module-failure"),
-        pytest.param({"failed": True, "msg": "invalid container name 'a b'", "reachable": True, "schema_version": 1},
-                     [("reachable", "fail", "no node_info document: invalid container name 'a b'")], id="failed-with-keys"),
-        pytest.param({"changed": False, "skipped": True, "skip_reason": "Conditional result was False"},
-                     [("reachable", "fail", "no node_info document: node_info was skipped")], id="skipped"),
+        pytest.param(
+            {"changed": False, "failed": False, "reachable": False, "msg": SSH_ERROR},
+            [("reachable", "fail", f"unreachable: {SSH_ERROR}")],
+            id="unreachable-as-result",
+        ),
+        pytest.param(
+            {"failed": True, "msg": "MODULE FAILURE: See stdout/stderr for the exact error", "rc": 127},
+            [("reachable", "fail", "no node_info document: MODULE FAILURE: See stdout/stderr for the exact error")],
+            id="module-failure",
+        ),
+        pytest.param(
+            {"failed": True, "msg": "invalid container name 'a b'", "reachable": True, "schema_version": 1},
+            [("reachable", "fail", "no node_info document: invalid container name 'a b'")],
+            id="failed-with-keys",
+        ),
+        pytest.param(
+            {"changed": False, "skipped": True, "skip_reason": "Conditional result was False"},
+            [("reachable", "fail", "no node_info document: node_info was skipped")],
+            id="skipped",
+        ),
         pytest.param({"changed": False}, [("reachable", "fail", "no node_info document: no reason given")], id="empty"),
     ],
 )
@@ -74,9 +100,18 @@ def test_results_without_a_document(result, expected):
 
 def test_result_with_a_document_in_both_modes():
     assert statuses(checks_filter.health_checks(RESULT)) == [
-        ("reachable", "ok"), ("gpu_driver", "ok"), ("gpu_count", "ok"), ("gpu_temperature", "ok"),
-        ("container_running", "ok"), ("container_restarts", "ok"), ("container_oom", "ok"), ("fatal_errors", "ok"),
-        ("engine_serving", "fail"), ("kv_cache", "ok"), ("engine_stalled", "ok"), ("stats_fresh", "ok"),
+        ("reachable", "ok"),
+        ("gpu_driver", "ok"),
+        ("gpu_count", "ok"),
+        ("gpu_temperature", "ok"),
+        ("container_running", "ok"),
+        ("container_restarts", "ok"),
+        ("container_oom", "ok"),
+        ("fatal_errors", "ok"),
+        ("engine_serving", "fail"),
+        ("kv_cache", "ok"),
+        ("engine_stalled", "ok"),
+        ("stats_fresh", "ok"),
     ]
     waiting = checks_filter.health_checks(RESULT, mode="wait", waited_s="12.5", wait_timeout_s="1800")
     assert messages(waiting)["engine_serving"] == "loading: loading_weights 9%"
@@ -105,7 +140,11 @@ def test_thresholds_and_custom_checks_reach_the_evaluation():
         thresholds={"temperature_c": {"warn": 40, "fail": 50}},
         custom_checks=[{"name": "loaded", "expression": "vllm.ready", "severity": "warn", "message": "not ready yet"}],
     )
-    assert checks[3] == {"name": "gpu_temperature", "status": "warn", "message": "GPU 0 at 41 C (warn at 40 C, fail at 50 C)"}
+    assert checks[3] == {
+        "name": "gpu_temperature",
+        "status": "warn",
+        "message": "GPU 0 at 41 C (warn at 40 C, fail at 50 C)",
+    }
     assert checks[-1] == {"name": "loaded", "status": "warn", "message": "not ready yet"}
 
 
@@ -119,22 +158,45 @@ def test_filter_does_not_change_its_input():
     ("args", "kwargs", "message"),
     [
         (("not a result",), {}, "health_checks: input must be a registered node_info result, not str"),
-        ((RESULT,), {"thresholds": {"kv_cache": {"warn": 1}}},
-         "health_checks: unknown threshold 'kv_cache'; known: "
-         + ", ".join(sorted(field.name for field in dataclasses.fields(Thresholds)))),
-        ((RESULT,), {"thresholds": {"kv_cache_pct": {"warn": "lots"}}},
-         "health_checks: threshold 'kv_cache_pct.warn' must be a number, not 'lots'"),
-        ((RESULT,), {"expected_gpu_count": "four"}, "health_checks: expected_gpu_count must be a whole number >= 0, not 'four'"),
-        ((RESULT,), {"expected_gpu_count": -1}, "health_checks: expected_gpu_count must be a whole number >= 0, not -1"),
+        (
+            (RESULT,),
+            {"thresholds": {"kv_cache": {"warn": 1}}},
+            "health_checks: unknown threshold 'kv_cache'; known: "
+            + ", ".join(sorted(field.name for field in dataclasses.fields(Thresholds))),
+        ),
+        (
+            (RESULT,),
+            {"thresholds": {"kv_cache_pct": {"warn": "lots"}}},
+            "health_checks: threshold 'kv_cache_pct.warn' must be a number, not 'lots'",
+        ),
+        (
+            (RESULT,),
+            {"expected_gpu_count": "four"},
+            "health_checks: expected_gpu_count must be a whole number >= 0, not 'four'",
+        ),
+        (
+            (RESULT,),
+            {"expected_gpu_count": -1},
+            "health_checks: expected_gpu_count must be a whole number >= 0, not -1",
+        ),
         ((RESULT,), {"waited_s": "soon"}, "health_checks: waited_s must be a number, not 'soon'"),
         ((RESULT,), {"mode": "watch"}, "health_checks: mode must be one of check, wait, not 'watch'"),
-        ((RESULT,), {"custom_checks": [{"name": "kv_cache", "expression": "a"}]},
-         "health_checks: custom check 'kv_cache': the name is already used by a built-in check"),
-        ((RESULT,), {"custom_checks": [{"name": "bad", "expression": "length(vllm.engines) >= `2"}]},
-         "health_checks: custom check 'bad': cannot compile JMESPath expression 'length(vllm.engines) >= `2': "),
-        ((RESULT,), {"custom_checks": [{"name": "bad", "expression": "length(gpu.devices[0].index)"}]},
-         "health_checks: custom check 'bad': JMESPath expression 'length(gpu.devices[0].index)' failed on this document: "
-         "In function length(), invalid type for value: 0"),
+        (
+            (RESULT,),
+            {"custom_checks": [{"name": "kv_cache", "expression": "a"}]},
+            "health_checks: custom check 'kv_cache': the name is already used by a built-in check",
+        ),
+        (
+            (RESULT,),
+            {"custom_checks": [{"name": "bad", "expression": "length(vllm.engines) >= `2"}]},
+            "health_checks: custom check 'bad': cannot compile JMESPath expression 'length(vllm.engines) >= `2': ",
+        ),
+        (
+            (RESULT,),
+            {"custom_checks": [{"name": "bad", "expression": "length(gpu.devices[0].index)"}]},
+            "health_checks: custom check 'bad': JMESPath expression 'length(gpu.devices[0].index)' failed on this document: "
+            "In function length(), invalid type for value: 0",
+        ),
     ],
 )
 def test_errors_name_what_is_wrong(args, kwargs, message):
@@ -144,11 +206,16 @@ def test_errors_name_what_is_wrong(args, kwargs, message):
 
 
 def test_summary_filter():
-    results = {"vm1": [{"name": "reachable", "status": "ok", "message": "x"}],
-               "vm2": [{"name": "reachable", "status": "fail", "message": "unreachable: refused"}],
-               "vm3": None}
+    results = {
+        "vm1": [{"name": "reachable", "status": "ok", "message": "x"}],
+        "vm2": [{"name": "reachable", "status": "fail", "message": "unreachable: refused"}],
+        "vm3": None,
+    }
     assert summary_filter.health_summary(results) == [
-        "vm1: OK 1 ok", "vm2: FAIL 1 failed (reachable), 0 ok", "vm3: SKIPPED not evaluated"]
+        "vm1: OK 1 ok",
+        "vm2: FAIL 1 failed (reachable), 0 ok",
+        "vm3: SKIPPED not evaluated",
+    ]
     with pytest.raises(AnsibleFilterError) as info:
         summary_filter.health_summary([])
     assert info.value.message == "health_summary: input must be a mapping of host to checks, not list"
@@ -156,7 +223,9 @@ def test_summary_filter():
 
 def test_progress_filter():
     checks = [{"name": "engine_serving", "status": "warn", "message": "loading: compiling"}]
-    assert progress_filter.health_progress(checks, "61.7", 1800) == "[1m01s/30m] warn: engine_serving: loading: compiling"
+    assert (
+        progress_filter.health_progress(checks, "61.7", 1800) == "[1m01s/30m] warn: engine_serving: loading: compiling"
+    )
     assert progress_filter.health_progress(checks) == "warn: engine_serving: loading: compiling"
     with pytest.raises(AnsibleFilterError) as info:
         progress_filter.health_progress(checks, waited_s="x")

@@ -16,12 +16,14 @@ def check(name, status):
 
 
 def test_each_host_gets_its_status_and_check_names_and_the_lists_partition_the_hosts():
-    stats = health_stats({
-        "vm-ok": [check("reachable", "ok"), check("kv_cache", "ok")],
-        "vm-warn": [check("reachable", "ok"), check("container_restarts", "warn")],
-        "vm-fail": [check("fatal_errors", "fail"), check("container_running", "fail"), check("kv_cache", "warn")],
-        "vm-new": None,
-    })
+    stats = health_stats(
+        {
+            "vm-ok": [check("reachable", "ok"), check("kv_cache", "ok")],
+            "vm-warn": [check("reachable", "ok"), check("container_restarts", "warn")],
+            "vm-fail": [check("fatal_errors", "fail"), check("container_running", "fail"), check("kv_cache", "warn")],
+            "vm-new": None,
+        }
+    )
     assert stats["hosts"] == {
         "vm-ok": {"status": "ok", "failed": [], "warned": []},
         "vm-warn": {"status": "warn", "failed": [], "warned": ["container_restarts"]},

@@ -34,13 +34,17 @@ def test_report_is_written(tmp_path):
 def test_errors_name_the_variable(tmp_path):
     with pytest.raises(AnsibleFilterError) as info:
         check_filter.check_report_path(str(tmp_path), variable="health_junit_path")
-    assert str(info.value) == (f"health_junit_path: {tmp_path} is a directory; give the name of a file in it, "
-                               f"for example {tmp_path}/health.xml")
+    assert str(info.value) == (
+        f"health_junit_path: {tmp_path} is a directory; give the name of a file in it, "
+        f"for example {tmp_path}/health.xml"
+    )
     assert info.value.__cause__ is None  # one message, not the same one twice from the chain
     with pytest.raises(AnsibleFilterError) as info:
         write_filter.write_report("<a/>", str(tmp_path / "no" / "x.xml"), variable="health_junit_path")
-    assert str(info.value) == (f"health_junit_path: the folder of the report path {tmp_path}/no/x.xml does not exist "
-                               f"({tmp_path}/no); create it first")
+    assert str(info.value) == (
+        f"health_junit_path: the folder of the report path {tmp_path}/no/x.xml does not exist "
+        f"({tmp_path}/no); create it first"
+    )
 
 
 def test_report_must_be_text(tmp_path):

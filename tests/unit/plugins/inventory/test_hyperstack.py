@@ -40,8 +40,10 @@ OPTION_DEFAULTS = {
     "leading_separator": True,
     "use_extra_vars": False,
 }
-SSH_TAIL = "-o StrictHostKeyChecking=accept-new -o ConnectTimeout={} -o ServerAliveInterval=5 " \
-           "-o ServerAliveCountMax=3 -o BatchMode=yes"
+SSH_TAIL = (
+    "-o StrictHostKeyChecking=accept-new -o ConnectTimeout={} -o ServerAliveInterval=5 "
+    "-o ServerAliveCountMax=3 -o BatchMode=yes"
+)
 JINJA_ID = "{{ lookup('pipe', 'id') }}"
 
 
@@ -236,12 +238,21 @@ def test_host_label(path, label):
 @pytest.mark.parametrize(
     ("known_hosts", "timeout", "expected"),
     [
-        ("/srv/hypr/.s.json.known_hosts", 10,
-         "-o 'UserKnownHostsFile=\"/srv/hypr/.s.json.known_hosts\"' " + SSH_TAIL.format(10)),
-        ("/srv/my hypr/s.known_hosts", 3,
-         "-o 'UserKnownHostsFile=\"/srv/my hypr/s.known_hosts\"' " + SSH_TAIL.format(3)),
-        ("/srv/it's/100%/a\"b\\c", 10,
-         "-o 'UserKnownHostsFile=\"/srv/it'\"'\"'s/100%%/a\\\"b\\\\c\"' " + SSH_TAIL.format(10)),
+        (
+            "/srv/hypr/.s.json.known_hosts",
+            10,
+            "-o 'UserKnownHostsFile=\"/srv/hypr/.s.json.known_hosts\"' " + SSH_TAIL.format(10),
+        ),
+        (
+            "/srv/my hypr/s.known_hosts",
+            3,
+            "-o 'UserKnownHostsFile=\"/srv/my hypr/s.known_hosts\"' " + SSH_TAIL.format(3),
+        ),
+        (
+            "/srv/it's/100%/a\"b\\c",
+            10,
+            "-o 'UserKnownHostsFile=\"/srv/it'\"'\"'s/100%%/a\\\"b\\\\c\"' " + SSH_TAIL.format(10),
+        ),
     ],
 )
 def test_ssh_common_args(known_hosts, timeout, expected):
@@ -249,16 +260,26 @@ def test_ssh_common_args(known_hosts, timeout, expected):
 
 
 @pytest.mark.skipif(shutil.which("ssh") is None, reason="needs the OpenSSH client")
-@pytest.mark.parametrize("known_hosts", ["/srv/hypr/.s.json.known_hosts", "/srv/100%/a\"b/c", "/srv/x'y/z"])
+@pytest.mark.parametrize("known_hosts", ["/srv/hypr/.s.json.known_hosts", '/srv/100%/a"b/c', "/srv/x'y/z"])
 def test_ssh_reads_the_options_as_hypr_passes_them(known_hosts):
     # Split as Ansible splits ssh_common_args (shlex), then ask ssh what it understood.
     args = shlex.split(ssh_common_args(known_hosts, 7))
-    result = subprocess.run(["ssh", "-G", *args, "vm.invalid"], capture_output=True, text=True, check=True,
-                            env={"PATH": os.environ["PATH"], "HOME": "/nonexistent"})
+    result = subprocess.run(
+        ["ssh", "-G", *args, "vm.invalid"],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={"PATH": os.environ["PATH"], "HOME": "/nonexistent"},
+    )
     config = dict(line.split(" ", 1) for line in result.stdout.splitlines())
-    assert (config["userknownhostsfile"], config["stricthostkeychecking"], config["connecttimeout"],
-            config["serveraliveinterval"], config["serveralivecountmax"], config["batchmode"]) == (
-        known_hosts, "accept-new", "7", "5", "3", "yes")
+    assert (
+        config["userknownhostsfile"],
+        config["stricthostkeychecking"],
+        config["connecttimeout"],
+        config["serveraliveinterval"],
+        config["serveralivecountmax"],
+        config["batchmode"],
+    ) == (known_hosts, "accept-new", "7", "5", "3", "yes")
 
 
 def test_populate_hypr_examples(make_plugin):
@@ -393,9 +414,19 @@ def test_populate_corrupt_state_keeps_the_host_unprovisioned(make_plugin):
     plugin._populate("/unused")
     variables = host_vars(plugin, "corrupt")
     reason = "state file is not valid JSON: Unterminated string starting at: line 5 column 13 (char 115)"
-    assert {key: variables[key] for key in (
-        "ansible_host", "hyperstack_state_error", "hyperstack_provisioned", "hyperstack_vm_id",
-        "hyperstack_public_ip", "hyperstack_region", "hyperstack_vllm_model", "hyperstack_vllm_preset")} == {
+    assert {
+        key: variables[key]
+        for key in (
+            "ansible_host",
+            "hyperstack_state_error",
+            "hyperstack_provisioned",
+            "hyperstack_vm_id",
+            "hyperstack_public_ip",
+            "hyperstack_region",
+            "hyperstack_vllm_model",
+            "hyperstack_vllm_preset",
+        )
+    } == {
         "ansible_host": "corrupt.wg1",
         "hyperstack_state_error": reason,
         "hyperstack_provisioned": False,
@@ -415,17 +446,30 @@ def test_populate_keeps_jinja_in_files_as_text(make_plugin):
     assert not os.path.exists(canary)
     plugin = make_plugin(
         [os.path.join(EDGE, "unsafe.toml")],
-        compose={"model_seen": "hyperstack_vllm_model", "status_seen": "hyperstack_status",
-                 "container_seen": "hyperstack_vllm_container"},
+        compose={
+            "model_seen": "hyperstack_vllm_model",
+            "status_seen": "hyperstack_status",
+            "container_seen": "hyperstack_vllm_container",
+        },
         keyed_groups=[{"key": "hyperstack_labels", "prefix": "label"}],
         strict=True,
     )
     plugin._populate("/unused")
     variables = host_vars(plugin, "unsafe")
     container = "{{ lookup('pipe', 'touch /tmp/gpufleet-inventory-pwned') }}"
-    assert {key: variables[key] for key in (
-        "hyperstack_vm_name", "hyperstack_status", "hyperstack_vllm_model", "hyperstack_vllm_container",
-        "hyperstack_labels", "model_seen", "status_seen", "container_seen")} == {
+    assert {
+        key: variables[key]
+        for key in (
+            "hyperstack_vm_name",
+            "hyperstack_status",
+            "hyperstack_vllm_model",
+            "hyperstack_vllm_container",
+            "hyperstack_labels",
+            "model_seen",
+            "status_seen",
+            "container_seen",
+        )
+    } == {
         "hyperstack_vm_name": JINJA_ID,
         "hyperstack_status": "{{ 7 * 6 }}",
         "hyperstack_vllm_model": JINJA_ID,
@@ -524,8 +568,10 @@ def test_populate_rejects_two_files_with_one_host_name(make_plugin, tmp_path):
 def test_populate_constructed_options(make_plugin):
     plugin = make_plugin(
         [os.path.join(HYPR, "*.toml"), os.path.join(EDGE, "preset.toml")],
-        keyed_groups=[{"key": "hyperstack_flavor", "prefix": "flavor"},
-                      {"key": "hyperstack_region", "prefix": "region", "default_value": "none"}],
+        keyed_groups=[
+            {"key": "hyperstack_flavor", "prefix": "flavor"},
+            {"key": "hyperstack_region", "prefix": "region", "default_value": "none"},
+        ],
         groups={"multi_gpu": "hyperstack_expected_gpu_count > 1", "serving_qwen": "'Qwen' in hyperstack_vllm_model"},
         compose={"vllm_url": "'http://' ~ ansible_host ~ ':' ~ hyperstack_vllm_port ~ '/v1'"},
     )
@@ -542,13 +588,17 @@ def test_populate_constructed_options(make_plugin):
         "serving_qwen": ["hyperstack-vm1"],
     }
     assert [host_vars(plugin, name)["vllm_url"] for name in ("hyperstack-vm1", "hyperstack-vm2", "preset")] == [
-        "http://hyperstack1.wg1:11434/v1", "http://hyperstack2.wg1:11434/v1", "http://gpu8.wg0:8000/v1"]
+        "http://hyperstack1.wg1:11434/v1",
+        "http://hyperstack2.wg1:11434/v1",
+        "http://gpu8.wg0:8000/v1",
+    ]
 
 
 @pytest.fixture
 def time_limit():
     """Fails the test after 20 s instead of hanging the suite: a FIFO opened for reading waits
     for a writer, and the alarm interrupts that wait."""
+
     def expired(signum, frame):
         raise TimeoutError("the test took more than 20 s (blocked on a FIFO?)")
 
@@ -591,7 +641,8 @@ def test_populate_leaves_out_a_vm_named_like_a_group(make_plugin, tmp_path, labe
     assert plugin.inventory.groups["provisioned"].get_hosts()[0].name == "keep"
     # No group became a member of another (Ansible takes a host name it also knows as a group for the group).
     assert {name: group.child_groups for name, group in plugin.inventory.groups.items() if name != "all"} == {
-        name: [] for name in plugin.inventory.groups if name != "all"}
+        name: [] for name in plugin.inventory.groups if name != "all"
+    }
     assert make_plugin.warnings == [
         f"{refused}: VM left out of the inventory: its host name {label!r} is the name of the inventory group "
         f"{label!r}; rename the file"
@@ -613,8 +664,10 @@ def test_populate_leaves_out_a_vm_named_like_the_controller(make_plugin, tmp_pat
 
 def test_refused_label():
     assert refused_label("gpu1", {"all", "provisioned"}) is None
-    assert refused_label("provisioned", {"all", "provisioned"}) == \
-        "its host name 'provisioned' is the name of the inventory group 'provisioned'"
+    assert (
+        refused_label("provisioned", {"all", "provisioned"})
+        == "its host name 'provisioned' is the name of the inventory group 'provisioned'"
+    )
     assert refused_label("localhost", set()).startswith("its host name 'localhost' is Ansible's name")
 
 
@@ -631,8 +684,9 @@ def test_populate_keeps_the_other_vms_when_state_files_are_hostile(make_plugin, 
     plugin = make_plugin([keep, deep, digits, fifo, device])
     plugin._populate("/unused")
     assert group_hosts(plugin) == {"provisioned": ["keep"], "unprovisioned": ["deep", "device", "digits", "fifo"]}
-    assert {name: host_vars(plugin, name)["hyperstack_state_error"] for name in ("deep", "digits", "fifo", "device")} \
-        == {
+    assert {
+        name: host_vars(plugin, name)["hyperstack_state_error"] for name in ("deep", "digits", "fifo", "device")
+    } == {
         "deep": "state file is not valid JSON: arrays or objects nested too deeply",
         "digits": "state file is not valid JSON: an integer has more than 4300 digits",
         "fifo": "state file is a named pipe (FIFO), not a regular file",
@@ -678,33 +732,84 @@ def test_populate_warns_about_an_empty_config_files(make_plugin):
 
 
 OLLAMA_TOML = "[ollama]\ninstall = true\n[vllm]\ninstall = false\n"
-VLLM_OFF = {"hyperstack_vllm_model": None, "hyperstack_vllm_container": None, "hyperstack_vllm_preset": None,
-            "hyperstack_tensor_parallel_size": None}
+VLLM_OFF = {
+    "hyperstack_vllm_model": None,
+    "hyperstack_vllm_container": None,
+    "hyperstack_vllm_preset": None,
+    "hyperstack_tensor_parallel_size": None,
+}
 
 
 @pytest.mark.parametrize(
     ("toml", "services", "expected", "groups"),
     [
-        pytest.param("", None, {"hyperstack_vllm_enabled": True, "hyperstack_ollama_enabled": False,
-                                "hyperstack_service": "vllm", "hyperstack_vllm_container": "vllm_qwen36_27b"},
-                     ["provisioned"], id="vllm-by-default"),
-        pytest.param(OLLAMA_TOML, None, {"hyperstack_vllm_enabled": False, "hyperstack_ollama_enabled": True,
-                                         "hyperstack_service": "ollama", **VLLM_OFF},
-                     ["ollama", "provisioned"], id="ollama-from-the-toml"),
-        pytest.param("", {"vllm_enabled": False, "ollama_enabled": True},
-                     {"hyperstack_vllm_enabled": False, "hyperstack_ollama_enabled": True,
-                      "hyperstack_service": "ollama", **VLLM_OFF},
-                     ["ollama", "provisioned"], id="ollama-from-the-state-over-the-toml"),
-        pytest.param(OLLAMA_TOML, {"vllm_enabled": True, "ollama_enabled": False},
-                     {"hyperstack_vllm_enabled": True, "hyperstack_ollama_enabled": False,
-                      "hyperstack_service": "vllm", "hyperstack_vllm_container": "vllm_qwen36_27b"},
-                     ["provisioned"], id="vllm-from-the-state-over-the-toml"),
-        pytest.param("", {"vllm_enabled": True, "ollama_enabled": True},
-                     {"hyperstack_service": "vllm"}, ["provisioned"], id="both-watches-vllm"),
-        pytest.param("[vllm]\ninstall = false\n", {"vllm_enabled": None},
-                     {"hyperstack_vllm_enabled": False, "hyperstack_ollama_enabled": False,
-                      "hyperstack_service": "none", **VLLM_OFF},
-                     ["provisioned"], id="neither"),
+        pytest.param(
+            "",
+            None,
+            {
+                "hyperstack_vllm_enabled": True,
+                "hyperstack_ollama_enabled": False,
+                "hyperstack_service": "vllm",
+                "hyperstack_vllm_container": "vllm_qwen36_27b",
+            },
+            ["provisioned"],
+            id="vllm-by-default",
+        ),
+        pytest.param(
+            OLLAMA_TOML,
+            None,
+            {
+                "hyperstack_vllm_enabled": False,
+                "hyperstack_ollama_enabled": True,
+                "hyperstack_service": "ollama",
+                **VLLM_OFF,
+            },
+            ["ollama", "provisioned"],
+            id="ollama-from-the-toml",
+        ),
+        pytest.param(
+            "",
+            {"vllm_enabled": False, "ollama_enabled": True},
+            {
+                "hyperstack_vllm_enabled": False,
+                "hyperstack_ollama_enabled": True,
+                "hyperstack_service": "ollama",
+                **VLLM_OFF,
+            },
+            ["ollama", "provisioned"],
+            id="ollama-from-the-state-over-the-toml",
+        ),
+        pytest.param(
+            OLLAMA_TOML,
+            {"vllm_enabled": True, "ollama_enabled": False},
+            {
+                "hyperstack_vllm_enabled": True,
+                "hyperstack_ollama_enabled": False,
+                "hyperstack_service": "vllm",
+                "hyperstack_vllm_container": "vllm_qwen36_27b",
+            },
+            ["provisioned"],
+            id="vllm-from-the-state-over-the-toml",
+        ),
+        pytest.param(
+            "",
+            {"vllm_enabled": True, "ollama_enabled": True},
+            {"hyperstack_service": "vllm"},
+            ["provisioned"],
+            id="both-watches-vllm",
+        ),
+        pytest.param(
+            "[vllm]\ninstall = false\n",
+            {"vllm_enabled": None},
+            {
+                "hyperstack_vllm_enabled": False,
+                "hyperstack_ollama_enabled": False,
+                "hyperstack_service": "none",
+                **VLLM_OFF,
+            },
+            ["provisioned"],
+            id="neither",
+        ),
     ],
 )
 def test_populate_ollama_vms(make_plugin, tmp_path, toml, services, expected, groups):

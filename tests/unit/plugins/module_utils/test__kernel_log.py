@@ -35,7 +35,9 @@ def test_xids_since_the_start_newest_first():
     events = parse_xids(DMESG, START)
     # The XID 13 predates the container's start; +01:00 is converted (01:10 UTC).
     assert [(e["code"], e["logged_at"]) for e in events] == [
-        (79, "2026-11-28T01:20:00.000000Z"), (31, "2026-11-28T01:10:00.500000Z")]
+        (79, "2026-11-28T01:20:00.000000Z"),
+        (31, "2026-11-28T01:10:00.500000Z"),
+    ]
     assert events[0]["meaning"] == "GPU has fallen off the bus"
     assert events[0]["pci_bus_id"] == "0000:02:00"
     assert events[0]["message"] == XID79
@@ -62,17 +64,26 @@ def test_journalctl_window():
     assert journalctl_command("/bin/journalctl", None)[-1] == "-b"
 
 
-@pytest.mark.parametrize("dmesg, journal, cause", [
-    (_result(rc=1, stderr="dmesg: read kernel buffer failed: Operation not permitted\n"),
-     _result(stdout="Hint: You are currently not seeing messages from other users and the system.\n-- No entries --\n"),
-     "dmesg failed (exit 1): dmesg: read kernel buffer failed: Operation not permitted; journalctl: Hint: You are "
-     "currently not seeing messages from other users and the system."),
-    (_result(rc=1, stderr="dmesg: read kernel buffer failed: Operation not permitted\n"),
-     _result(stdout="No journal files were found.\n-- No entries --\n"),
-     "journalctl: No journal files were found."),
-    (_result(not_found=True, rc=None), None, "dmesg not found"),
-    (None, None, "neither dmesg nor journalctl was found"),
-])
+@pytest.mark.parametrize(
+    "dmesg, journal, cause",
+    [
+        (
+            _result(rc=1, stderr="dmesg: read kernel buffer failed: Operation not permitted\n"),
+            _result(
+                stdout="Hint: You are currently not seeing messages from other users and the system.\n-- No entries --\n"
+            ),
+            "dmesg failed (exit 1): dmesg: read kernel buffer failed: Operation not permitted; journalctl: Hint: You are "
+            "currently not seeing messages from other users and the system.",
+        ),
+        (
+            _result(rc=1, stderr="dmesg: read kernel buffer failed: Operation not permitted\n"),
+            _result(stdout="No journal files were found.\n-- No entries --\n"),
+            "journalctl: No journal files were found.",
+        ),
+        (_result(not_found=True, rc=None), None, "dmesg not found"),
+        (None, None, "neither dmesg nor journalctl was found"),
+    ],
+)
 def test_unreadable_is_never_no_errors(dmesg, journal, cause):
     result = section(dmesg, journal, START)
     assert (result["status"], result["source"], result["events"]) == ("unreadable", None, [])
@@ -81,8 +92,11 @@ def test_unreadable_is_never_no_errors(dmesg, journal, cause):
 
 
 def test_journal_when_dmesg_is_denied():
-    result = section(_result(rc=1, stderr="dmesg: read kernel buffer failed: Operation not permitted\n"),
-                     _result(stdout=JOURNAL), START)
+    result = section(
+        _result(rc=1, stderr="dmesg: read kernel buffer failed: Operation not permitted\n"),
+        _result(stdout=JOURNAL),
+        START,
+    )
     assert (result["status"], result["source"], [e["code"] for e in result["events"]]) == ("ok", "journalctl", [79])
     assert result["since"] == "2026-11-28T01:00:00.000000Z"
 

@@ -20,11 +20,27 @@ V1_BODY = (FIXTURES / "metrics-v1-0.11.txt").read_text()
 V0_BODY = (FIXTURES / "metrics-v0-0.6.6-multiprocess.txt").read_text()
 
 
-@pytest.mark.parametrize("text, expected", [
-    ("3.0", 3.0), ("0.0", 0.0), ("-1.0", -1.0), ("1.760431025117304e+09", 1760431025.117304),
-    ("4.2e-05", 4.2e-05), ("1e+06", 1e6), ("+Inf", math.inf), ("-Inf", -math.inf), (".5", 0.5), ("7", 7.0),
-    ("infinity", None), ("1_000", None), ("0x10", None), ("", None), ("3.0.1", None), ("nan1", None),
-])
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("3.0", 3.0),
+        ("0.0", 0.0),
+        ("-1.0", -1.0),
+        ("1.760431025117304e+09", 1760431025.117304),
+        ("4.2e-05", 4.2e-05),
+        ("1e+06", 1e6),
+        ("+Inf", math.inf),
+        ("-Inf", -math.inf),
+        (".5", 0.5),
+        ("7", 7.0),
+        ("infinity", None),
+        ("1_000", None),
+        ("0x10", None),
+        ("", None),
+        ("3.0.1", None),
+        ("nan1", None),
+    ],
+)
 def test_values(text, expected):
     assert _prometheus.parse_value(text) == expected
 
@@ -33,32 +49,57 @@ def test_nan_value():
     assert math.isnan(_prometheus.parse_value("NaN"))
 
 
-@pytest.mark.parametrize("line, name, labels, value", [
-    ('vllm:num_requests_running{engine="0",model_name="m"} 4.0', "vllm:num_requests_running",
-     {"engine": "0", "model_name": "m"}, 4.0),
-    ('vllm:x{model_name="m/x\\"y\\\\z"} 1.0', "vllm:x", {"model_name": 'm/x"y\\z'}, 1.0),
-    ('vllm:x{a="line\\nbreak",b=""} 2.0', "vllm:x", {"a": "line\nbreak", "b": ""}, 2.0),
-    ('vllm:lora_requests_info{max_lora="0",running_lora_adapters="a,b",waiting_lora_adapters=""} 1.733829466203e+09',
-     "vllm:lora_requests_info", {"max_lora": "0", "running_lora_adapters": "a,b", "waiting_lora_adapters": ""},
-     1.733829466203e+09),
-    ('odd{a="}{=,"} 5', "odd", {"a": "}{=,"}, 5.0),
-    ('plain_total 12 1700000000000', "plain_total", {}, 12.0),
-    ('spaced{ a = "1" , } 3', "spaced", {"a": "1"}, 3.0),
-    ('comma{a="b",c="d",} 1', "comma", {"a": "b", "c": "d"}, 1.0),
-    ('quoted{a="b=\\",c=\\"d"} 1', "quoted", {"a": 'b=",c="d'}, 1.0),
-    ('blank{a="b" ,c="d"} 1', "blank", {"a": "b", "c": "d"}, 1.0),
-])
+@pytest.mark.parametrize(
+    "line, name, labels, value",
+    [
+        (
+            'vllm:num_requests_running{engine="0",model_name="m"} 4.0',
+            "vllm:num_requests_running",
+            {"engine": "0", "model_name": "m"},
+            4.0,
+        ),
+        ('vllm:x{model_name="m/x\\"y\\\\z"} 1.0', "vllm:x", {"model_name": 'm/x"y\\z'}, 1.0),
+        ('vllm:x{a="line\\nbreak",b=""} 2.0', "vllm:x", {"a": "line\nbreak", "b": ""}, 2.0),
+        (
+            'vllm:lora_requests_info{max_lora="0",running_lora_adapters="a,b",waiting_lora_adapters=""} 1.733829466203e+09',
+            "vllm:lora_requests_info",
+            {"max_lora": "0", "running_lora_adapters": "a,b", "waiting_lora_adapters": ""},
+            1.733829466203e09,
+        ),
+        ('odd{a="}{=,"} 5', "odd", {"a": "}{=,"}, 5.0),
+        ("plain_total 12 1700000000000", "plain_total", {}, 12.0),
+        ('spaced{ a = "1" , } 3', "spaced", {"a": "1"}, 3.0),
+        ('comma{a="b",c="d",} 1', "comma", {"a": "b", "c": "d"}, 1.0),
+        ('quoted{a="b=\\",c=\\"d"} 1', "quoted", {"a": 'b=",c="d'}, 1.0),
+        ('blank{a="b" ,c="d"} 1', "blank", {"a": "b", "c": "d"}, 1.0),
+    ],
+)
 def test_sample_lines(line, name, labels, value):
     assert _prometheus.parse_sample(line) == (name, _prometheus.Sample(labels, value))
 
 
-@pytest.mark.parametrize("line", [
-    'vllm:x{model_name="unterminated} 1', 'vllm:x{model_name=m} 1', "vllm:x", "vllm:x one", "1bad 1",
-    'vllm:x{"a"="b"} 1', "vllm:x 1 2 3", 'vllm:x{a="b"}1',
-    # The canonical form's shortcut (split at '",') must refuse what the grammar refuses.
-    'x{a="b",,c="d"} 1', 'x{a="b"c="d"} 1', 'x{,a="b"} 1', 'x{a="b"",c="d"} 1', 'x{a="b",c="d} 1', 'x{"} 1',
-    'x{a="b",1c="d"} 1', 'x{a="b",c=d"} 1',
-])
+@pytest.mark.parametrize(
+    "line",
+    [
+        'vllm:x{model_name="unterminated} 1',
+        "vllm:x{model_name=m} 1",
+        "vllm:x",
+        "vllm:x one",
+        "1bad 1",
+        'vllm:x{"a"="b"} 1',
+        "vllm:x 1 2 3",
+        'vllm:x{a="b"}1',
+        # The canonical form's shortcut (split at '",') must refuse what the grammar refuses.
+        'x{a="b",,c="d"} 1',
+        'x{a="b"c="d"} 1',
+        'x{,a="b"} 1',
+        'x{a="b"",c="d"} 1',
+        'x{a="b",c="d} 1',
+        'x{"} 1',
+        'x{a="b",1c="d"} 1',
+        'x{a="b",c=d"} 1',
+    ],
+)
 def test_malformed_lines_are_skipped(line):
     assert _prometheus.parse_sample(line) is None
     assert _prometheus.parse(line + "\nok_total 1\n").skipped == 1
@@ -76,8 +117,13 @@ def test_v1_sample_body():
     assert engine["requests_finished"] == {"stop": 96.0, "length": 46.0, "abort": 0.0}
     ttft = engine["histograms"]["ttft_s"]
     assert ttft["metric"] == "vllm:time_to_first_token_seconds"
-    assert ttft["count"] == 142.0 and ttft["buckets"][:5] == [[0.001, 0.0], [0.005, 0.0], [0.01, 0.0],
-                                                              [0.02, 0.0], [0.04, 10.0]]
+    assert ttft["count"] == 142.0 and ttft["buckets"][:5] == [
+        [0.001, 0.0],
+        [0.005, 0.0],
+        [0.01, 0.0],
+        [0.02, 0.0],
+        [0.04, 10.0],
+    ]
     assert ttft["buckets"][-1] == [2560.0, 142.0]
     assert engine["histograms"]["itl_s"]["metric"] == "vllm:inter_token_latency_seconds"
     assert set(engine["histograms"]) == {"ttft_s", "itl_s", "e2e_s", "queue_s"}
@@ -156,34 +202,45 @@ def test_data_parallel_and_several_api_servers():
     assert zero["kv_cache_pct"] == 50.0
     assert one["requests_finished"] == {"stop": 51.0, "error": 2.0, "repetition": 0.0}
     # Buckets out of order on the wire, +Inf left to count; ITL declared without samples is absent.
-    assert one["histograms"] == {"ttft_s": {"metric": "vllm:time_to_first_token_seconds",
-                                            "buckets": [[0.1, 2.0], [1.0, 3.0]], "count": 4.0, "sum": 3.0}}
+    assert one["histograms"] == {
+        "ttft_s": {
+            "metric": "vllm:time_to_first_token_seconds",
+            "buckets": [[0.1, 2.0], [1.0, 3.0]],
+            "count": 4.0,
+            "sum": 3.0,
+        }
+    }
     assert summary["http_requests"] == {"2xx": 42.0, "5xx": 3.0}
 
 
 def test_histograms_summed_over_api_servers_and_broken_ones_dropped():
-    body = "\n".join([
-        'vllm:e2e_request_latency_seconds_bucket{le="1.0",model_name="m",pid="1"} 1.0',
-        'vllm:e2e_request_latency_seconds_bucket{le="1.0",model_name="m",pid="2"} 2.0',
-        'vllm:e2e_request_latency_seconds_count{model_name="m",pid="1"} 1.0',
-        'vllm:e2e_request_latency_seconds_count{model_name="m",pid="2"} 3.0',
-        # Not cumulative: a bucket below its predecessor. Left out, never half-used.
-        'vllm:time_to_first_token_seconds_bucket{le="0.1",model_name="m"} 5.0',
-        'vllm:time_to_first_token_seconds_bucket{le="1.0",model_name="m"} 4.0',
-        'vllm:time_to_first_token_seconds_count{model_name="m"} 5.0',
-    ])
+    body = "\n".join(
+        [
+            'vllm:e2e_request_latency_seconds_bucket{le="1.0",model_name="m",pid="1"} 1.0',
+            'vllm:e2e_request_latency_seconds_bucket{le="1.0",model_name="m",pid="2"} 2.0',
+            'vllm:e2e_request_latency_seconds_count{model_name="m",pid="1"} 1.0',
+            'vllm:e2e_request_latency_seconds_count{model_name="m",pid="2"} 3.0',
+            # Not cumulative: a bucket below its predecessor. Left out, never half-used.
+            'vllm:time_to_first_token_seconds_bucket{le="0.1",model_name="m"} 5.0',
+            'vllm:time_to_first_token_seconds_bucket{le="1.0",model_name="m"} 4.0',
+            'vllm:time_to_first_token_seconds_count{model_name="m"} 5.0',
+        ]
+    )
     (engine,) = metrics_summary(_prometheus.parse(body))["engines"]
-    assert engine["histograms"] == {"e2e_s": {"metric": "vllm:e2e_request_latency_seconds",
-                                              "buckets": [[1.0, 3.0]], "count": 4.0, "sum": None}}
+    assert engine["histograms"] == {
+        "e2e_s": {"metric": "vllm:e2e_request_latency_seconds", "buckets": [[1.0, 3.0]], "count": 4.0, "sum": None}
+    }
 
 
 def test_families_without_samples_and_foreign_labels():
-    body = ("# HELP vllm:num_requests_running Number of requests currently running on GPU.\n"
-            "# TYPE vllm:num_requests_running gauge\n"
-            "# HELP vllm:tokens_total Number of prefill plus generation tokens processed. \n"
-            "# TYPE vllm:tokens_total counter\n"
-            '# a free comment with {"braces"}\n'
-            'vllm:cache_config_info{block_size="16",engine="0"} 1.0\n')
+    body = (
+        "# HELP vllm:num_requests_running Number of requests currently running on GPU.\n"
+        "# TYPE vllm:num_requests_running gauge\n"
+        "# HELP vllm:tokens_total Number of prefill plus generation tokens processed. \n"
+        "# TYPE vllm:tokens_total counter\n"
+        '# a free comment with {"braces"}\n'
+        'vllm:cache_config_info{block_size="16",engine="0"} 1.0\n'
+    )
     exposition = _prometheus.parse(body)
     assert exposition.skipped == 0 and set(exposition.samples) == {"vllm:cache_config_info"}
     assert metrics_summary(exposition)["engines"] == []
@@ -197,8 +254,14 @@ def test_same_samples_as_prometheus_client(body):
     def key(name, labels, value):
         return name, tuple(sorted(labels.items())), "nan" if math.isnan(value) else value
 
-    reference = sorted(key(sample.name, sample.labels, sample.value)
-                       for family in parser.text_string_to_metric_families(body) for sample in family.samples)
-    ours = sorted(key(name, sample.labels, sample.value)
-                  for name, samples in _prometheus.parse(body).samples.items() for sample in samples)
+    reference = sorted(
+        key(sample.name, sample.labels, sample.value)
+        for family in parser.text_string_to_metric_families(body)
+        for sample in family.samples
+    )
+    ours = sorted(
+        key(name, sample.labels, sample.value)
+        for name, samples in _prometheus.parse(body).samples.items()
+        for sample in samples
+    )
     assert ours == reference

@@ -40,22 +40,25 @@ def wait_gone(pid, seconds=5.0):
     return False
 
 
-@pytest.mark.parametrize("argv, merge, rc, stdout, stderr", [
-    (["/bin/true"], False, 0, "", ""),
-    (["/bin/false"], False, 1, "", ""),
-    (sh("exit 3"), False, 3, "", ""),
-    (sh("printf 'a\\nb'"), False, 0, "a\nb", ""),
-    (sh("echo out; echo err >&2"), False, 0, "out\n", "err\n"),
-    # Merged: the order the command wrote in, through one pipe.
-    (sh("echo 1; echo 2 >&2; echo 3; echo 4 >&2; echo 5"), True, 0, "1\n2\n3\n4\n5\n", ""),
-    (sh("echo 1; echo 2 >&2; echo 3; echo 4 >&2; echo 5"), False, 0, "1\n3\n5\n", "2\n4\n"),
-    # stdin is /dev/null: cat ends at once instead of waiting for input.
-    (["cat"], False, 0, "", ""),
-    # Invalid UTF-8 from a hostile log is replaced, not fatal.
-    (sh("printf '\\377\\376ok\\303'"), False, 0, "\ufffd\ufffdok\ufffd", ""),
-    (sh("printf 'caf\\303\\251'"), False, 0, "caf\u00e9", ""),
-    (sh("kill -TERM $$"), False, -15, "", ""),
-])
+@pytest.mark.parametrize(
+    "argv, merge, rc, stdout, stderr",
+    [
+        (["/bin/true"], False, 0, "", ""),
+        (["/bin/false"], False, 1, "", ""),
+        (sh("exit 3"), False, 3, "", ""),
+        (sh("printf 'a\\nb'"), False, 0, "a\nb", ""),
+        (sh("echo out; echo err >&2"), False, 0, "out\n", "err\n"),
+        # Merged: the order the command wrote in, through one pipe.
+        (sh("echo 1; echo 2 >&2; echo 3; echo 4 >&2; echo 5"), True, 0, "1\n2\n3\n4\n5\n", ""),
+        (sh("echo 1; echo 2 >&2; echo 3; echo 4 >&2; echo 5"), False, 0, "1\n3\n5\n", "2\n4\n"),
+        # stdin is /dev/null: cat ends at once instead of waiting for input.
+        (["cat"], False, 0, "", ""),
+        # Invalid UTF-8 from a hostile log is replaced, not fatal.
+        (sh("printf '\\377\\376ok\\303'"), False, 0, "\ufffd\ufffdok\ufffd", ""),
+        (sh("printf 'caf\\303\\251'"), False, 0, "caf\u00e9", ""),
+        (sh("kill -TERM $$"), False, -15, "", ""),
+    ],
+)
 def test_run(argv, merge, rc, stdout, stderr):
     result = run_command(argv, timeout=10, merge_stderr=merge)
     assert isinstance(result, CommandResult)
@@ -66,7 +69,8 @@ def test_run(argv, merge, rc, stdout, stderr):
 
 def test_locale_is_forced_over_env():
     result = run_command(
-        sh('echo "$LC_ALL $LANG $LANGUAGE $GPUFLEET_PROBE"'), timeout=10,
+        sh('echo "$LC_ALL $LANG $LANGUAGE $GPUFLEET_PROBE"'),
+        timeout=10,
         env={"LC_ALL": "de_DE.UTF-8", "LANG": "de_DE.UTF-8", "GPUFLEET_PROBE": "passed"},
     )
     assert result.stdout == "C C C passed\n"
@@ -82,11 +86,14 @@ def test_no_shell_expansion_of_arguments():
     assert result.stdout == "$(id)|; rm -rf /|*|"
 
 
-@pytest.mark.parametrize("argv", [
-    ["/nonexistent/nvidia-smi"],
-    ["nvidia-smi-not-on-any-path-gpufleet"],
-    ["/etc/passwd/docker"],
-])
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["/nonexistent/nvidia-smi"],
+        ["nvidia-smi-not-on-any-path-gpufleet"],
+        ["/etc/passwd/docker"],
+    ],
+)
 def test_not_found(argv):
     result = run_command(argv, timeout=10)
     assert (result.rc, result.stdout, result.not_found, result.timed_out) == (None, "", True, False)
@@ -101,8 +108,11 @@ def test_not_executable(tmp_path):
     not_a_program = tmp_path / "nvidia-smi"
     not_a_program.write_bytes(b"\x00\x01binary junk")
     not_a_program.chmod(0o755)
-    for argv, reason in (([str(script)], "Permission denied"), ([str(tmp_path)], "it is a directory"),
-                         ([str(not_a_program)], "Exec format error")):
+    for argv, reason in (
+        ([str(script)], "Permission denied"),
+        ([str(tmp_path)], "it is a directory"),
+        ([str(not_a_program)], "Exec format error"),
+    ):
         result = run_command(argv, timeout=10)
         assert (result.rc, result.not_found, result.not_executable, result.stderr) == (None, False, True, reason)
 
@@ -138,18 +148,20 @@ def test_zero_timeout():
     assert (result.timed_out, result.rc) == (True, -9)
 
 
-@pytest.mark.parametrize("argv, max_bytes, merge, stdout, stderr, truncated", [
-    (sh("printf abcd"), 4, False, "abcd", "", False),
-    (sh("printf abcde"), 4, False, "abcd", "", True),
-    (sh("printf ab; printf cd >&2"), 4, False, "ab", "cd", False),
-    (sh("printf ab; printf cde >&2"), 4, True, "abcd", "", True),
-    (sh("printf x"), 0, False, "", "", True),
-    (["head", "-c", "10000000", "/dev/zero"], 1000, False, "\0" * 1000, "", True),
-])
+@pytest.mark.parametrize(
+    "argv, max_bytes, merge, stdout, stderr, truncated",
+    [
+        (sh("printf abcd"), 4, False, "abcd", "", False),
+        (sh("printf abcde"), 4, False, "abcd", "", True),
+        (sh("printf ab; printf cd >&2"), 4, False, "ab", "cd", False),
+        (sh("printf ab; printf cde >&2"), 4, True, "abcd", "", True),
+        (sh("printf x"), 0, False, "", "", True),
+        (["head", "-c", "10000000", "/dev/zero"], 1000, False, "\0" * 1000, "", True),
+    ],
+)
 def test_byte_cap(argv, max_bytes, merge, stdout, stderr, truncated):
     result = run_command(argv, timeout=10, max_bytes=max_bytes, merge_stderr=merge)
-    assert (result.stdout, result.stderr, result.truncated, result.timed_out) == (
-        stdout, stderr, truncated, False)
+    assert (result.stdout, result.stderr, result.truncated, result.timed_out) == (stdout, stderr, truncated, False)
 
 
 def test_byte_cap_stops_an_endless_flood():
@@ -163,8 +175,7 @@ def test_byte_cap_stops_an_endless_flood():
 
 
 def test_byte_cap_on_one_huge_line():
-    result = run_command(sh("head -c 3000000 /dev/zero | tr '\\0' x; echo"), timeout=10,
-                         max_bytes=1024 * 1024)
+    result = run_command(sh("head -c 3000000 /dev/zero | tr '\\0' x; echo"), timeout=10, max_bytes=1024 * 1024)
     assert (result.truncated, len(result.stdout)) == (True, 1024 * 1024)
     assert set(result.stdout) == {"x"}
 
@@ -191,14 +202,17 @@ def test_child_is_reaped():
         os.waitpid(pid, os.WNOHANG)
 
 
-@pytest.mark.parametrize("script, max_bytes, stdout, truncated", [
-    # Within the cap: everything, not truncated.
-    ("printf 'a\\nb\\n'", 16, "a\nb\n", False),
-    # Over the cap but not past the read limit: the newest MAX_BYTES, marked truncated.
-    ("printf 'old-line\\nnewest\\n'", 7, "newest\n", True),
-    # Exactly at the cap.
-    ("printf '1234567'", 7, "1234567", False),
-])
+@pytest.mark.parametrize(
+    "script, max_bytes, stdout, truncated",
+    [
+        # Within the cap: everything, not truncated.
+        ("printf 'a\\nb\\n'", 16, "a\nb\n", False),
+        # Over the cap but not past the read limit: the newest MAX_BYTES, marked truncated.
+        ("printf 'old-line\\nnewest\\n'", 7, "newest\n", True),
+        # Exactly at the cap.
+        ("printf '1234567'", 7, "1234567", False),
+    ],
+)
 def test_keep_tail(script, max_bytes, stdout, truncated):
     result = run_command(sh(script), timeout=5, max_bytes=max_bytes, merge_stderr=True, keep_tail=True)
     assert (result.stdout, result.truncated, result.rc) == (stdout, truncated, 0)

@@ -20,8 +20,9 @@ from ansible_collections.gpufleet.vllm.plugins.module_utils._vllm_http import co
 
 V1_BODY = (pathlib.Path(__file__).parent / "fixtures" / "metrics-v1-0.11.txt").read_bytes()
 MODELS = json.dumps({"object": "list", "data": [{"id": "org/m", "object": "model", "max_model_len": 8192}]}).encode()
-COMPLETION = json.dumps({"id": "cmpl-1", "object": "text_completion", "choices": [
-    {"index": 0, "text": "!", "finish_reason": "length"}]}).encode()
+COMPLETION = json.dumps(
+    {"id": "cmpl-1", "object": "text_completion", "choices": [{"index": 0, "text": "!", "finish_reason": "length"}]}
+).encode()
 
 
 class Server:
@@ -36,13 +37,19 @@ class Server:
         class Handler(http.server.BaseHTTPRequestHandler):
             def _answer(self):
                 length = int(self.headers.get("Content-Length") or 0)
-                owner.requests.append((self.command, self.path, dict(self.headers),
-                                       self.rfile.read(length) if length else b""))
-                if owner.api_key and self.path.startswith("/v1") and \
-                        self.headers.get("Authorization") != "Bearer " + owner.api_key:
+                owner.requests.append(
+                    (self.command, self.path, dict(self.headers), self.rfile.read(length) if length else b"")
+                )
+                if (
+                    owner.api_key
+                    and self.path.startswith("/v1")
+                    and self.headers.get("Authorization") != "Bearer " + owner.api_key
+                ):
                     status, body, delay = 401, b'{"error":"Unauthorized"}', 0
                 else:
-                    status, body, delay = owner.routes.get((self.command, self.path), (404, b'{"detail":"Not Found"}', 0))
+                    status, body, delay = owner.routes.get(
+                        (self.command, self.path), (404, b'{"detail":"Not Found"}', 0)
+                    )
                 time.sleep(delay)
                 self.send_response(status)
                 self.send_header("Content-Length", str(len(body)))
@@ -140,8 +147,11 @@ def test_timeout_is_bounded(serve):
     started = time.monotonic()
     section = collect_http("127.0.0.1", server.port, 0.5)
     assert time.monotonic() - started < 2
-    assert section["health"] == {"status": "timeout", "http_status": None,
-                                 "message": "GET /health: no answer within 0.5s"}
+    assert section["health"] == {
+        "status": "timeout",
+        "http_status": None,
+        "message": "GET /health: no answer within 0.5s",
+    }
     assert section["metrics"]["status"] == "timeout"
 
 
@@ -152,24 +162,37 @@ def test_engine_dead_503_still_reads_the_rest(serve):
     assert section["metrics"]["status"] == "ok"
 
 
-@pytest.mark.parametrize("body, expected", [
-    (b'{"error":{"message":"The model `x` does not exist.","type":"NotFoundError","param":null,"code":404}}',
-     "The model `x` does not exist."),
-    (b'{"object":"error","message":"The model `x` does not exist.","type":"NotFoundError","param":null,"code":404}',
-     "The model `x` does not exist."),
-    (b'{"error":"Unauthorized"}', "Unauthorized"),
-    (b'{"detail":"Not Found"}', "Not Found"),
-    (b'{"error":{"message":"bad\\u001b[31m red"}}', "bad red"),
-    (b"<html>", None), (b"", None), (b"[1]", None), (b"[" * 100000, None),
-])
+@pytest.mark.parametrize(
+    "body, expected",
+    [
+        (
+            b'{"error":{"message":"The model `x` does not exist.","type":"NotFoundError","param":null,"code":404}}',
+            "The model `x` does not exist.",
+        ),
+        (
+            b'{"object":"error","message":"The model `x` does not exist.","type":"NotFoundError","param":null,"code":404}',
+            "The model `x` does not exist.",
+        ),
+        (b'{"error":"Unauthorized"}', "Unauthorized"),
+        (b'{"detail":"Not Found"}', "Not Found"),
+        (b'{"error":{"message":"bad\\u001b[31m red"}}', "bad red"),
+        (b"<html>", None),
+        (b"", None),
+        (b"[1]", None),
+        (b"[" * 100000, None),
+    ],
+)
 def test_error_bodies(body, expected):
     assert error_message(body) == expected
 
 
-@pytest.mark.parametrize("body", [
-    b'{"error":{"message":"CUDA error: an illegal memory access","type":"InternalServerError","code":500}}',
-    b'{"object":"error","message":"CUDA error: an illegal memory access","type":"InternalServerError","code":500}',
-])
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'{"error":{"message":"CUDA error: an illegal memory access","type":"InternalServerError","code":500}}',
+        b'{"object":"error","message":"CUDA error: an illegal memory access","type":"InternalServerError","code":500}',
+    ],
+)
 def test_probe_500_names_the_error_in_both_shapes(serve, body):
     server = serve(vllm_routes({("POST", "/v1/completions"): (500, body, 0)}))
     probe = collect_http("127.0.0.1", server.port, 5, probe=True)["probe"]
@@ -195,9 +218,15 @@ def test_api_key_required_and_sent_only_to_v1(serve):
 
 
 def test_not_vllm_and_too_large(serve, monkeypatch):
-    server = serve(vllm_routes({("GET", "/metrics"): (200, b"# TYPE up gauge\nup 1\n", 0),
-                                ("GET", "/version"): (200, b'{"name":"ollama"}', 0),
-                                ("GET", "/v1/models"): (200, b'{"models":[]}', 0)}))
+    server = serve(
+        vllm_routes(
+            {
+                ("GET", "/metrics"): (200, b"# TYPE up gauge\nup 1\n", 0),
+                ("GET", "/version"): (200, b'{"name":"ollama"}', 0),
+                ("GET", "/v1/models"): (200, b'{"models":[]}', 0),
+            }
+        )
+    )
     section = collect_http("127.0.0.1", server.port, 5)
     assert section["metrics"]["status"] == "not_vllm"
     assert section["version"]["status"] == "not_vllm" and section["models"]["status"] == "not_vllm"
@@ -229,10 +258,18 @@ def test_node_document_carries_the_http_section_and_survives_its_failure(serve):
         return CommandResult(argv, None, "", "", False, False, True, 0.0)
 
     def collect_with(**kwargs):
-        return collect(container="vllm", docker_path="/nonexistent/docker", nvidia_smi_path="/nonexistent/nvidia-smi",
-                       log_lines=10, command_timeout=5, gpu_query_fields=["index"], serving_fresh_after=30,
-                       runner=runner, clock=lambda: datetime.datetime(2026, 11, 28, tzinfo=datetime.timezone.utc),
-                       **kwargs)
+        return collect(
+            container="vllm",
+            docker_path="/nonexistent/docker",
+            nvidia_smi_path="/nonexistent/nvidia-smi",
+            log_lines=10,
+            command_timeout=5,
+            gpu_query_fields=["index"],
+            serving_fresh_after=30,
+            runner=runner,
+            clock=lambda: datetime.datetime(2026, 11, 28, tzinfo=datetime.timezone.utc),
+            **kwargs,
+        )
 
     assert collect_with()["http"] is None  # no port: the HTTP source is off
     server = serve(vllm_routes())
@@ -243,8 +280,11 @@ def test_node_document_carries_the_http_section_and_survives_its_failure(serve):
         raise RuntimeError("boom")
 
     document = collect_with(http_port=server.port, http_collector=broken)
-    assert document["http"]["health"] == {"status": "error", "http_status": None,
-                                          "message": "HTTP source failed: RuntimeError"}
+    assert document["http"]["health"] == {
+        "status": "error",
+        "http_status": None,
+        "message": "HTTP source failed: RuntimeError",
+    }
     assert document["gpu"]["status"] == "not_installed"
     with pytest.raises(CollectError, match="http_host"):
         collect_with(http_port=server.port, http_host="a b")

@@ -32,9 +32,34 @@ from ansible_collections.gpufleet.vllm.plugins.plugin_utils._node_view import No
 from ansible_collections.gpufleet.vllm.plugins.plugin_utils._theme import THEME
 from ansible_collections.gpufleet.vllm.plugins.plugin_utils._thresholds import Band, Thresholds
 from tests.unit.plugins.plugin_utils.fleet_samples import (
-    NOW, OOM, SSH_TIMEOUT, aggregated_v0, all_none, broken_node, container, data_parallel, device, document,
-    eight_gpus, engine, failed_oom, fleet, host, idle, kv_warning, loading, mixed_fleet, not_provisioned, pending,
-    serving, stale, stopped, task_failure, tensor_parallel, unreachable, wrong_shapes,
+    NOW,
+    OOM,
+    SSH_TIMEOUT,
+    aggregated_v0,
+    all_none,
+    broken_node,
+    container,
+    data_parallel,
+    device,
+    document,
+    eight_gpus,
+    engine,
+    failed_oom,
+    fleet,
+    host,
+    idle,
+    kv_warning,
+    loading,
+    mixed_fleet,
+    not_provisioned,
+    pending,
+    serving,
+    stale,
+    stopped,
+    task_failure,
+    tensor_parallel,
+    unreachable,
+    wrong_shapes,
 )
 
 GOLDEN = pathlib.Path(__file__).parent / "golden"
@@ -53,21 +78,37 @@ def utc_clock(monkeypatch):
 
 
 def frame(view, width: int, height: int = 200, now: float = NOW, cache: FrameCache | None = None) -> str:
-    console = Console(width=width, height=height, force_terminal=False, color_system=None, record=True, _environ={},
-                      file=io.StringIO(), theme=THEME)
+    console = Console(
+        width=width,
+        height=height,
+        force_terminal=False,
+        color_system=None,
+        record=True,
+        _environ={},
+        file=io.StringIO(),
+        theme=THEME,
+    )
     console.print(render_frame(view, now, width, height, cache))
     return "\n".join(line.rstrip() for line in console.export_text().splitlines()) + "\n"
 
 
 def segments(view, width: int = 80, height: int = 200):
-    console = Console(width=width, height=height, force_terminal=True, color_system="truecolor", _environ={},
-                      theme=THEME)
+    console = Console(
+        width=width, height=height, force_terminal=True, color_system="truecolor", _environ={}, theme=THEME
+    )
     return list(console.render(render_frame(view, NOW, width, height)))
 
 
 def coloured(view, width: int = 100, height: int = 200) -> str:
-    console = Console(width=width, height=height, force_terminal=True, color_system="truecolor", _environ={},
-                      file=io.StringIO(), theme=THEME)
+    console = Console(
+        width=width,
+        height=height,
+        force_terminal=True,
+        color_system="truecolor",
+        _environ={},
+        file=io.StringIO(),
+        theme=THEME,
+    )
     console.print(render_frame(view, NOW, width, height))
     return console.file.getvalue()
 
@@ -106,7 +147,9 @@ def test_frame_fits_the_terminal_and_shows_every_problem(size, count):
         assert re.search(rf"^\+{len(hidden)} more: ", text, re.MULTILINE), text
     ranks = {host.name: severity for host, severity in view.ordered(NOW)}
     if hidden:
-        assert max(ranks[name] for name in shown_labels(text) if ranks[name].is_problem) < min(ranks[name] for name in hidden)
+        assert max(ranks[name] for name in shown_labels(text) if ranks[name].is_problem) < min(
+            ranks[name] for name in hidden
+        )
 
 
 GOLDEN_SIZES = [(size, count) for size in SIZES for count in (6, 30)]
@@ -170,11 +213,31 @@ def test_sort_by_name():
 
 
 def test_severity_order_worst_first_then_by_name():
-    view = fleet(serving(), stale(), loading(), idle(), unreachable(), kv_warning(), failed_oom(), pending(),
-                 not_provisioned(), view="table", started_at=NOW - 5)
+    view = fleet(
+        serving(),
+        stale(),
+        loading(),
+        idle(),
+        unreachable(),
+        kv_warning(),
+        failed_oom(),
+        pending(),
+        not_provisioned(),
+        view="table",
+        started_at=NOW - 5,
+    )
     rows = [line.split()[0] for line in frame(view, 160, 40).splitlines()[4:] if line.startswith("hyperstack")]
-    assert rows == ["hyperstack-vm6", "hyperstack-vm2", "hyperstack-vm16", "hyperstack-vm8", "hyperstack-vm5",
-                    "hyperstack-vm9", "hyperstack-vm1", "hyperstack-vm4", "hyperstack-vm7"]
+    assert rows == [
+        "hyperstack-vm6",
+        "hyperstack-vm2",
+        "hyperstack-vm16",
+        "hyperstack-vm8",
+        "hyperstack-vm5",
+        "hyperstack-vm9",
+        "hyperstack-vm1",
+        "hyperstack-vm4",
+        "hyperstack-vm7",
+    ]
 
 
 def test_too_small_a_terminal_is_one_clear_line():
@@ -190,12 +253,22 @@ def border_colour(view) -> str | None:
     return top_left.style.color.name if top_left.style.color else None
 
 
-@pytest.mark.parametrize(("build", "colour"), [
-    (serving, "green"), (idle, "green"), (loading, "yellow"), (kv_warning, "yellow"), (failed_oom, "red"),
-    (unreachable, "red"), (broken_node, "red"), (task_failure, "red"), (stopped, "red"),
-    # Staleness is shown by the STALE label and dimmed figures, not a colour of its own.
-    (stale, "green"),
-])
+@pytest.mark.parametrize(
+    ("build", "colour"),
+    [
+        (serving, "green"),
+        (idle, "green"),
+        (loading, "yellow"),
+        (kv_warning, "yellow"),
+        (failed_oom, "red"),
+        (unreachable, "red"),
+        (broken_node, "red"),
+        (task_failure, "red"),
+        (stopped, "red"),
+        # Staleness is shown by the STALE label and dimmed figures, not a colour of its own.
+        (stale, "green"),
+    ],
+)
 def test_border_colour_is_the_health_evaluation(build, colour):
     view = fleet(build())
     assert border_colour(view) == colour
@@ -217,8 +290,11 @@ def test_not_provisioned_and_pending_are_dim():
 
 def test_table_row_colour_is_the_health_evaluation():
     view = fleet(serving(), failed_oom(), loading(), view="table")
-    colours = {segment.text.strip(): segment.style.color.name for segment in segments(view, 160, 40)
-               if segment.text.startswith("hyperstack-vm") and segment.style and segment.style.color}
+    colours = {
+        segment.text.strip(): segment.style.color.name
+        for segment in segments(view, 160, 40)
+        if segment.text.startswith("hyperstack-vm") and segment.style and segment.style.color
+    }
     assert colours == {"hyperstack-vm1": "green", "hyperstack-vm6": "red", "hyperstack-vm5": "yellow"}
 
 
@@ -226,8 +302,9 @@ def bar_colours(view) -> set[str]:
     return {segment.style.color.name for segment in segments(view) if "█" in segment.text}
 
 
-@pytest.mark.parametrize(("pct", "colour"), [(10, "green"), (49, "green"), (50, "yellow"), (79, "yellow"),
-                                             (80, "red"), (100, "red")])
+@pytest.mark.parametrize(
+    ("pct", "colour"), [(10, "green"), (49, "green"), (50, "yellow"), (79, "yellow"), (80, "red"), (100, "red")]
+)
 def test_utilisation_bar_colour_follows_the_band(pct, colour):
     assert bar_colours(fleet(host(doc=document(devices=[device(utilization=pct, used=None)], engines=[])))) == {colour}
 
@@ -260,8 +337,9 @@ def test_a_stale_host_is_dimmed_and_labelled():
 
 def test_summary_counts_current_engines_only():
     lines = frame(fleet(serving(), idle(), stopped(), stale()), 200, 60).splitlines()
-    assert lines[1] == ("2/4 VMs healthy (1 failing, 1 stale)  prompt 1234.5 tok/s  gen 87.6 tok/s  3 running  "
-                        "1 waiting")
+    assert lines[1] == (
+        "2/4 VMs healthy (1 failing, 1 stale)  prompt 1234.5 tok/s  gen 87.6 tok/s  3 running  1 waiting"
+    )
 
 
 def test_the_ssh_error_of_an_unreachable_vm_is_shown_once():
@@ -279,10 +357,19 @@ def test_header_shows_the_interval_in_use():
 # --- panels from evaluated documents: one golden per kind of VM ---------------------------------
 
 PANEL_CASES = [
-    ("serving_1gpu", serving), ("tensor_parallel_2gpu", tensor_parallel), ("data_parallel", data_parallel),
-    ("idle", idle), ("loading", loading), ("failed_cuda_oom", failed_oom), ("unreachable", unreachable),
-    ("not_provisioned", not_provisioned), ("stale", stale), ("task_failure", task_failure),
-    ("broken_node", broken_node), ("stopped_oom_killed", stopped), ("aggregated_v0", aggregated_v0),
+    ("serving_1gpu", serving),
+    ("tensor_parallel_2gpu", tensor_parallel),
+    ("data_parallel", data_parallel),
+    ("idle", idle),
+    ("loading", loading),
+    ("failed_cuda_oom", failed_oom),
+    ("unreachable", unreachable),
+    ("not_provisioned", not_provisioned),
+    ("stale", stale),
+    ("task_failure", task_failure),
+    ("broken_node", broken_node),
+    ("stopped_oom_killed", stopped),
+    ("aggregated_v0", aggregated_v0),
 ]
 
 
@@ -299,21 +386,36 @@ def test_missing_and_wrong_values_show_na():
 # --- plain lines -------------------------------------------------------------------------------
 
 PLAIN_CASES = [
-    (serving, "hyperstack-vm1 serving gpu=1/1 util=87% vram=91% temp=41C gen=87.6tok/s prompt=1234.5tok/s "
-              "run=3 wait=1 kv=42.3% checks=ok age=2s"),
-    (data_parallel, "hyperstack-vm3 serving gpu=2/2 util=86% vram=91% temp=61C gen=282.1tok/s "
-                    "prompt=4190.4tok/s run=13 wait=2 kv=96.1% checks=1fail age=2s"),
+    (
+        serving,
+        "hyperstack-vm1 serving gpu=1/1 util=87% vram=91% temp=41C gen=87.6tok/s prompt=1234.5tok/s "
+        "run=3 wait=1 kv=42.3% checks=ok age=2s",
+    ),
+    (
+        data_parallel,
+        "hyperstack-vm3 serving gpu=2/2 util=86% vram=91% temp=61C gen=282.1tok/s "
+        "prompt=4190.4tok/s run=13 wait=2 kv=96.1% checks=1fail age=2s",
+    ),
     (idle, "hyperstack-vm4 idle stats_age=540s gpu=1/1 util=0% vram=91% temp=41C checks=ok age=2s"),
-    (loading, "hyperstack-vm5 loading stage=loading_weights progress=50% gpu=1/1 util=0% vram=25% temp=41C "
-              "checks=1warn age=2s"),
-    (failed_oom, 'hyperstack-vm6 failed error=cuda_oom msg="' + OOM[:199] + '…" '
-                 "gpu=1/1 util=0% vram=98% temp=41C checks=3fail age=2s"),
+    (
+        loading,
+        "hyperstack-vm5 loading stage=loading_weights progress=50% gpu=1/1 util=0% vram=25% temp=41C "
+        "checks=1warn age=2s",
+    ),
+    (
+        failed_oom,
+        'hyperstack-vm6 failed error=cuda_oom msg="' + OOM[:199] + '…" '
+        "gpu=1/1 util=0% vram=98% temp=41C checks=3fail age=2s",
+    ),
     (unreachable, 'hyperstack-vm2 unreachable error="' + SSH_TIMEOUT + '" checks=1fail age=3s'),
     (not_provisioned, 'hyperstack-vm7 not_provisioned reason="not yet provisioned — run create --vm 7"'),
     (pending, "hyperstack-vm9 pending"),
     (stopped, "hyperstack-vm12 stopped container=exited gpu=1/1 util=0% vram=0% temp=41C checks=2fail,1warn age=2s"),
-    (aggregated_v0, "hyperstack-vm13 serving gpu=1/1 util=87% vram=91% temp=41C gen=95.4tok/s prompt=310.2tok/s "
-                    "run=4 wait=0 swapped=2 kv=88.8% checks=1warn age=2s"),
+    (
+        aggregated_v0,
+        "hyperstack-vm13 serving gpu=1/1 util=87% vram=91% temp=41C gen=95.4tok/s prompt=310.2tok/s "
+        "run=4 wait=0 swapped=2 kv=88.8% checks=1warn age=2s",
+    ),
     (wrong_shapes, "hyperstack-vm15 serving gpu=n/a util=n/a vram=n/a temp=n/a checks=2fail,1warn age=1s"),
 ]
 
@@ -327,25 +429,40 @@ def test_plain_line(build, expected):
 def test_plain_line_quotes_values_with_blanks_quotes_and_backslashes():
     view = fleet(host(unreachable='exit 255: say "hi" C:\\path'))
     assert plain_line(view, view.hosts[0], NOW).startswith(
-        'hyperstack-vm1 unreachable error="exit 255: say \\"hi\\" C:\\\\path" ')
+        'hyperstack-vm1 unreachable error="exit 255: say \\"hi\\" C:\\\\path" '
+    )
 
 
 def test_lines_output_does_not_need_rich():
-    code = ("import sys; sys.modules['rich'] = None\n"
-            "from ansible_collections.gpufleet.vllm.plugins.plugin_utils import _lines_output\n")
-    subprocess.run([sys.executable, "-c", code], check=True, cwd=pathlib.Path(__file__).parents[4],
-                   env=dict(os.environ, PYTHONPATH=".venv/collections"))
+    code = (
+        "import sys; sys.modules['rich'] = None\n"
+        "from ansible_collections.gpufleet.vllm.plugins.plugin_utils import _lines_output\n"
+    )
+    subprocess.run(
+        [sys.executable, "-c", code],
+        check=True,
+        cwd=pathlib.Path(__file__).parents[4],
+        env=dict(os.environ, PYTHONPATH=".venv/collections"),
+    )
 
 
 # --- JSON records ------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("build", "state", "health", "age"), [
-    (serving, "serving", "ok", 2.0), (idle, "idle", "ok", 2.0), (loading, "loading", "warn", 2.0),
-    (failed_oom, "failed", "fail", 2.0), (stopped, "stopped", "fail", 2.0), (unreachable, "unreachable", "fail", 3.0),
-    (not_provisioned, "not_provisioned", None, None), (pending, "pending", None, None),
-    (task_failure, "failed", "fail", 4.0),
-])
+@pytest.mark.parametrize(
+    ("build", "state", "health", "age"),
+    [
+        (serving, "serving", "ok", 2.0),
+        (idle, "idle", "ok", 2.0),
+        (loading, "loading", "warn", 2.0),
+        (failed_oom, "failed", "fail", 2.0),
+        (stopped, "stopped", "fail", 2.0),
+        (unreachable, "unreachable", "fail", 3.0),
+        (not_provisioned, "not_provisioned", None, None),
+        (pending, "pending", None, None),
+        (task_failure, "failed", "fail", 4.0),
+    ],
+)
 def test_json_record_state_health_and_age(build, state, health, age):
     record = json_record(build(), NOW)
     assert (record["state"], record["health"], record["age_s"]) == (state, health, age)
@@ -374,35 +491,57 @@ def test_non_finite_numbers_show_as_not_available():
 # --- derived values ----------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("seconds", "coarse", "expected"), [
-    (0, False, "0s"), (-3, False, "0s"), (59.9, False, "59s"), (60, False, "1m00s"), (185, False, "3m05s"),
-    (3600, False, "1h00m"), (7620, False, "2h07m"), (86400 * 3 + 3600 * 4, False, "3d04h"),
-    (59, True, "<1m"), (540, True, "9m"), (7620, True, "2h07m"),
-])
+@pytest.mark.parametrize(
+    ("seconds", "coarse", "expected"),
+    [
+        (0, False, "0s"),
+        (-3, False, "0s"),
+        (59.9, False, "59s"),
+        (60, False, "1m00s"),
+        (185, False, "3m05s"),
+        (3600, False, "1h00m"),
+        (7620, False, "2h07m"),
+        (86400 * 3 + 3600 * 4, False, "3d04h"),
+        (59, True, "<1m"),
+        (540, True, "9m"),
+        (7620, True, "2h07m"),
+    ],
+)
 def test_format_age(seconds, coarse, expected):
     assert format_age(seconds, coarse) == expected
 
 
-@pytest.mark.parametrize(("doc", "expected"), [
-    (document(engines=[engine(generation=87.6)]), 87.6),
-    (document(engines=[engine(0, generation=143.2), engine(1, generation=138.9)]), 282.1),
-    (document(engines=[engine(generation=None)]), None),
-    (document(phase="idle"), 0.0),
-    (document(phase="loading", engines=[]), None),
-    (None, None),
-])
+@pytest.mark.parametrize(
+    ("doc", "expected"),
+    [
+        (document(engines=[engine(generation=87.6)]), 87.6),
+        (document(engines=[engine(0, generation=143.2), engine(1, generation=138.9)]), 282.1),
+        (document(engines=[engine(generation=None)]), None),
+        (document(phase="idle"), 0.0),
+        (document(phase="loading", engines=[]), None),
+        (None, None),
+    ],
+)
 def test_generation_total(doc, expected):
     total = NodeView.from_document(doc).generation_total()
     assert total == (None if expected is None else pytest.approx(expected))
 
 
-@pytest.mark.parametrize(("build", "state", "severity"), [
-    (serving, "serving", Severity.HEALTHY), (idle, "idle", Severity.HEALTHY), (loading, "loading", Severity.LOADING),
-    (kv_warning, "serving", Severity.WARNING), (failed_oom, "failed", Severity.FAILING),
-    (unreachable, "unreachable", Severity.UNREACHABLE), (task_failure, "failed", Severity.FAILING),
-    (stale, "serving", Severity.STALE), (pending, "pending", Severity.PENDING),
-    (not_provisioned, "not_provisioned", Severity.NOT_PROVISIONED),
-])
+@pytest.mark.parametrize(
+    ("build", "state", "severity"),
+    [
+        (serving, "serving", Severity.HEALTHY),
+        (idle, "idle", Severity.HEALTHY),
+        (loading, "loading", Severity.LOADING),
+        (kv_warning, "serving", Severity.WARNING),
+        (failed_oom, "failed", Severity.FAILING),
+        (unreachable, "unreachable", Severity.UNREACHABLE),
+        (task_failure, "failed", Severity.FAILING),
+        (stale, "serving", Severity.STALE),
+        (pending, "pending", Severity.PENDING),
+        (not_provisioned, "not_provisioned", Severity.NOT_PROVISIONED),
+    ],
+)
 def test_state_and_severity(build, state, severity):
     view = fleet(build(), started_at=NOW - 5)
     assert (view.hosts[0].state, view.severity(view.hosts[0], NOW)) == (state, severity)
@@ -444,28 +583,43 @@ def test_vanished_hosts_are_evicted():
 
 # --- untrusted text ----------------------------------------------------------------------------
 
-EVIL = ("[red]FAKE[/red] [link=http://x]y[/link] \x1b[2J\x1b[H\x1b]0;pwned\x07 a\rb\x9b31m\x85"
-        "\n╭─ fake-host ─╮ \u202eevil\u202c\u2066x\u2069")
+EVIL = (
+    "[red]FAKE[/red] [link=http://x]y[/link] \x1b[2J\x1b[H\x1b]0;pwned\x07 a\rb\x9b31m\x85"
+    "\n╭─ fake-host ─╮ \u202eevil\u202c\u2066x\u2069"
+)
 FORBIDDEN = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 
 
 def evil_fleet(text: str, view: str = "auto"):
     """TEXT in every string that comes from a VM, an inventory or a file."""
     checks = [{"name": "x", "expression": "`false`", "message": text}]
-    first = host(name="vm-" + text, doc=document(devices=[device(name=text)],
-                                                 container_section=container(name=text, status="exited", message=text)),
-                 custom_checks=checks, model="org/" + text)
+    first = host(
+        name="vm-" + text,
+        doc=document(
+            devices=[device(name=text)], container_section=container(name=text, status="exited", message=text)
+        ),
+        custom_checks=checks,
+        model="org/" + text,
+    )
     first.address = text
     return fleet(
         first,
-        host("vm-failed", doc=document(phase="failed", engines=[], errors=[{"kind": text, "message": text}],
-                                       message=text, log_status=text)),
-        host("vm-loading", doc=document(phase="loading", engines=[],
-                                        loading={"stage": text, "progress_pct": 5, "message": text})),
+        host(
+            "vm-failed",
+            doc=document(
+                phase="failed", engines=[], errors=[{"kind": text, "message": text}], message=text, log_status=text
+            ),
+        ),
+        host(
+            "vm-loading",
+            doc=document(phase="loading", engines=[], loading={"stage": text, "progress_pct": 5, "message": text}),
+        ),
         host("vm-unknown", doc=document(phase="unknown", gpu_status=text, gpu_message=text, message=text)),
-        host("vm-unreachable", unreachable=text), host("vm-failure", failure=text),
+        host("vm-unreachable", unreachable=text),
+        host("vm-failure", failure=text),
         HostState(name="vm-np", provisioned=False, not_provisioned_reason=text),
-        warnings=[text], view=view,
+        warnings=[text],
+        view=view,
     )
 
 

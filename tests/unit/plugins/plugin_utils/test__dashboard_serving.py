@@ -36,21 +36,41 @@ def with_metrics(at, finished, first_tokens):
     FIRST_TOKENS cumulative TTFT buckets [[0.1, n], [1.0, n], [10.0, n]]."""
     doc = document()
     doc["collected_at"] = at
-    doc["http"] = {"url": "http://127.0.0.1:8000", "health": {"status": "ok", "http_status": 200, "message": None},
-                   "probe": None, "metrics": {"status": "ok", "http_requests": None, "engines": [{
-                       "engine": 0, "prompt_tokens_total": finished * 500.0, "generation_tokens_total": finished * 100.0,
-                       "requests_finished": {"stop": finished * 0.9, "abort": finished * 0.1},
-                       "histograms": {"ttft_s": {"metric": "vllm:time_to_first_token_seconds", "count": first_tokens[-1],
-                                                 "sum": 0.0, "buckets": [[0.1, first_tokens[0]], [1.0, first_tokens[1]],
-                                                                         [10.0, first_tokens[2]]]}}}]}}
+    doc["http"] = {
+        "url": "http://127.0.0.1:8000",
+        "health": {"status": "ok", "http_status": 200, "message": None},
+        "probe": None,
+        "metrics": {
+            "status": "ok",
+            "http_requests": None,
+            "engines": [
+                {
+                    "engine": 0,
+                    "prompt_tokens_total": finished * 500.0,
+                    "generation_tokens_total": finished * 100.0,
+                    "requests_finished": {"stop": finished * 0.9, "abort": finished * 0.1},
+                    "histograms": {
+                        "ttft_s": {
+                            "metric": "vllm:time_to_first_token_seconds",
+                            "count": first_tokens[-1],
+                            "sum": 0.0,
+                            "buckets": [[0.1, first_tokens[0]], [1.0, first_tokens[1]], [10.0, first_tokens[2]]],
+                        }
+                    },
+                }
+            ],
+        },
+    }
     return doc
 
 
 def two_results():
     state = HostState(name="hyperstack-vm1", address="hyperstack1.wg1", model="Qwen/Qwen3.6-27B-FP8")
     previous = None
-    for age, doc in ((12.0, with_metrics("2027-01-15T07:59:48.123456Z", 100.0, [50.0, 90.0, 100.0])),
-                     (2.0, with_metrics("2027-01-15T07:59:58.123456Z", 200.0, [100.0, 180.0, 200.0]))):
+    for age, doc in (
+        (12.0, with_metrics("2027-01-15T07:59:48.123456Z", 100.0, [50.0, 90.0, 100.0])),
+        (2.0, with_metrics("2027-01-15T07:59:58.123456Z", 200.0, [100.0, 180.0, 200.0])),
+    ):
         checks = health_checks(doc, thresholds=Thresholds(), previous=previous)
         state.record(NOW - age, document=doc, checks=checks)
         previous = doc
@@ -58,8 +78,16 @@ def two_results():
 
 
 def frame(view, width):
-    console = Console(width=width, height=200, force_terminal=False, color_system=None, record=True, _environ={},
-                      file=io.StringIO(), theme=THEME)
+    console = Console(
+        width=width,
+        height=200,
+        force_terminal=False,
+        color_system=None,
+        record=True,
+        _environ={},
+        file=io.StringIO(),
+        theme=THEME,
+    )
     console.print(render_frame(view, NOW, width, 200, None))
     return console.export_text()
 
@@ -109,8 +137,10 @@ def test_engine_figures_come_from_metrics_when_it_answers_else_from_the_logs():
     """The log says 1234.5/87.6 tok/s, 3 running, 1 waiting, KV 42.3 %; /metrics says otherwise:
     its figures are shown, marked, in the panel, the plain line and the JSON record."""
     state = HostState(name="hyperstack-vm1")
-    for at, finished, gauges in (("2027-01-15T07:59:48.123456Z", 100.0, (5.0, 7.0, 61.5)),
-                                 ("2027-01-15T07:59:58.123456Z", 200.0, (9.0, 2.0, 73.25))):
+    for at, finished, gauges in (
+        ("2027-01-15T07:59:48.123456Z", 100.0, (5.0, 7.0, 61.5)),
+        ("2027-01-15T07:59:58.123456Z", 200.0, (9.0, 2.0, 73.25)),
+    ):
         doc = with_metrics(at, finished, [finished / 2, finished * 0.9, finished])
         metrics_engine = doc["http"]["metrics"]["engines"][0]
         metrics_engine["running"], metrics_engine["waiting"], metrics_engine["kv_cache_pct"] = gauges

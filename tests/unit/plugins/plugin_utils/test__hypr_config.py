@@ -42,13 +42,20 @@ setup_script = "./wg1-setup.sh"
         ({"vm": {"hostname": ["a"]}}, "f.toml: vm.hostname: expected string, found array"),
         ({"vm": 3}, "f.toml: vm: expected table, found integer 3"),
         ({"vm": {"assign_floating_ip": "yes"}}, "f.toml: vm.assign_floating_ip: expected boolean, found string 'yes'"),
-        ({"vllm": {"gpu_memory_utilization": "high"}},
-         "f.toml: vllm.gpu_memory_utilization: expected number, found string 'high'"),
+        (
+            {"vllm": {"gpu_memory_utilization": "high"}},
+            "f.toml: vllm.gpu_memory_utilization: expected number, found string 'high'",
+        ),
         ({"vllm": {"presets": []}}, "f.toml: vllm.presets: expected table, found array"),
         ({"vllm": {"presets": {"big": "x"}}}, "f.toml: vllm.presets.big: expected table, found string 'x'"),
-        ({"vllm": {"presets": {"big": {"tensor_parallel_size": "8"}}}},
-         "f.toml: vllm.presets.big.tensor_parallel_size: expected integer, found string '8'"),
-        ({"state": {"file": datetime.date(2026, 1, 2)}}, "f.toml: state.file: expected string, found date-time 2026-01-02"),
+        (
+            {"vllm": {"presets": {"big": {"tensor_parallel_size": "8"}}}},
+            "f.toml: vllm.presets.big.tensor_parallel_size: expected integer, found string '8'",
+        ),
+        (
+            {"state": {"file": datetime.date(2026, 1, 2)}},
+            "f.toml: state.file: expected string, found date-time 2026-01-02",
+        ),
         ({"network": {"ollama_port": {"a": 1}}}, "f.toml: network.ollama_port: expected integer, found table"),
     ],
 )
@@ -71,8 +78,10 @@ def test_validate_config_shortens_long_values():
         ({}, []),
         ({"vm": {"hostname": "a", "spot": True}}, ["vm.spot"]),
         ({"telemetry": {"x": 1}, "ssh": {"port": 22}}, ["telemetry"]),
-        ({"vllm": {"presets": {"p": {"model": "m", "kv_offload": "cpu", "speculative_config": {"n": 2}}}}},
-         ["vllm.presets.p.kv_offload"]),
+        (
+            {"vllm": {"presets": {"p": {"model": "m", "kv_offload": "cpu", "speculative_config": {"n": 2}}}}},
+            ["vllm.presets.p.kv_offload"],
+        ),
         ({"vllm": {"model": "m", "speculative_config": "{}", "future": 1}}, ["vllm.future"]),
     ],
 )
@@ -113,24 +122,38 @@ def _write(tmp_path, text, name="vm.toml"):
         ('[ssh]\nport = "x"\n', "ssh.port: expected integer, found string 'x'"),
         ("[ssh]\nport = 0\n", "ssh.port: expected an integer from 1 to 65535, found integer 0"),
         ("[ssh]\nport = 65536\n", "ssh.port: expected an integer from 1 to 65535, found integer 65536"),
-        ("[ssh]\nconnect_timeout_sec = 0\n",
-         "ssh.connect_timeout_sec: expected an integer of at least 1, found integer 0"),
+        (
+            "[ssh]\nconnect_timeout_sec = 0\n",
+            "ssh.connect_timeout_sec: expected an integer of at least 1, found integer 0",
+        ),
         ("[network]\nollama_port = -1\n", "network.ollama_port: expected an integer from 1 to 65535, found integer -1"),
-        ("[vllm]\ntensor_parallel_size = 0\n",
-         "vllm.tensor_parallel_size: expected an integer of at least 1, found integer 0"),
-        ("[vllm.presets.big]\ntensor_parallel_size = 0\n",
-         "vllm.presets.big.tensor_parallel_size: expected an integer of at least 1, found integer 0"),
-        ('[local_client]\ninterface_name = "wg 1"\n',
-         "local_client.interface_name: expected an interface name (1 to 15 of a-z A-Z 0-9 _ = + . -), "
-         "found string 'wg 1'"),
-        ('[network]\nwireguard_subnet = "192.168.3.0/33"\n',
-         "network.wireguard_subnet: expected a network such as '192.168.3.0/24', found string '192.168.3.0/33'"),
-        ('[network]\nwireguard_server_ip = "10.0.0.1"\n',
-         "network.wireguard_server_ip: expected an IP address inside network.wireguard_subnet 192.168.3.0/24, "
-         "found string '10.0.0.1'"),
-        ('[network]\nwireguard_server_ip = "hyperstack1"\n',
-         "network.wireguard_server_ip: expected an IP address inside network.wireguard_subnet 192.168.3.0/24, "
-         "found string 'hyperstack1'"),
+        (
+            "[vllm]\ntensor_parallel_size = 0\n",
+            "vllm.tensor_parallel_size: expected an integer of at least 1, found integer 0",
+        ),
+        (
+            "[vllm.presets.big]\ntensor_parallel_size = 0\n",
+            "vllm.presets.big.tensor_parallel_size: expected an integer of at least 1, found integer 0",
+        ),
+        (
+            '[local_client]\ninterface_name = "wg 1"\n',
+            "local_client.interface_name: expected an interface name (1 to 15 of a-z A-Z 0-9 _ = + . -), "
+            "found string 'wg 1'",
+        ),
+        (
+            '[network]\nwireguard_subnet = "192.168.3.0/33"\n',
+            "network.wireguard_subnet: expected a network such as '192.168.3.0/24', found string '192.168.3.0/33'",
+        ),
+        (
+            '[network]\nwireguard_server_ip = "10.0.0.1"\n',
+            "network.wireguard_server_ip: expected an IP address inside network.wireguard_subnet 192.168.3.0/24, "
+            "found string '10.0.0.1'",
+        ),
+        (
+            '[network]\nwireguard_server_ip = "hyperstack1"\n',
+            "network.wireguard_server_ip: expected an IP address inside network.wireguard_subnet 192.168.3.0/24, "
+            "found string 'hyperstack1'",
+        ),
     ],
 )
 def test_load_config_rejects_bad_values(tmp_path, extra, message):
@@ -165,8 +188,10 @@ def test_load_config_merges_over_defaults(tmp_path):
     assert unknown == []
     assert config == hypr.deep_merge(
         hypr.DEFAULTS,
-        {"vm": {"environment_name": "snonux-ollama"},
-         "wireguard": {"auto_setup": False, "setup_script": "./wg1-setup.sh"}},
+        {
+            "vm": {"environment_name": "snonux-ollama"},
+            "wireguard": {"auto_setup": False, "setup_script": "./wg1-setup.sh"},
+        },
     )
     assert config["ssh"] == {
         "username": "ubuntu",
@@ -184,8 +209,15 @@ def test_load_config_on_hypr_vm1():
     assert config["vm"]["hostname"] == "hyperstack1"
     assert config["network"]["wireguard_server_ip"] == "192.168.3.1"
     assert sorted(config["vllm"]["presets"]) == [
-        "deepseek-r1-32b", "devstral", "gemma4-31b", "nemotron-super", "qwen25-coder-32b",
-        "qwen3-32b", "qwen3-coder-30b", "qwen36-27b", "qwen36-35b-a3b",
+        "deepseek-r1-32b",
+        "devstral",
+        "gemma4-31b",
+        "nemotron-super",
+        "qwen25-coder-32b",
+        "qwen3-32b",
+        "qwen3-coder-30b",
+        "qwen36-27b",
+        "qwen36-35b-a3b",
     ]
 
 
@@ -194,9 +226,11 @@ def test_load_config_on_hypr_vm1():
     [
         (b'[vm]\nhostname = "a"\nflavor_name = n3-A100x1\n', "invalid TOML: Invalid value (at line 3, column 15)"),
         (b"[vm]\n[vm]\n", "invalid TOML: Cannot declare ('vm',) twice (at line 2, column 4)"),
-        (b'[vm\n', "invalid TOML: Expected ']' at the end of a table declaration (at line 1, column 4)"),
-        (b'[vm]\nhostname = "\xff"\n',
-         "not UTF-8 text: 'utf-8' codec can't decode byte 0xff in position 17: invalid start byte"),
+        (b"[vm\n", "invalid TOML: Expected ']' at the end of a table declaration (at line 1, column 4)"),
+        (
+            b'[vm]\nhostname = "\xff"\n',
+            "not UTF-8 text: 'utf-8' codec can't decode byte 0xff in position 17: invalid start byte",
+        ),
     ],
 )
 def test_load_toml_errors_name_file_and_line(tmp_path, content, message):
@@ -217,24 +251,36 @@ def test_load_toml_missing_file(tmp_path):
 @pytest.mark.parametrize(
     ("content", "state", "error"),
     [
-        (b'{"vm_id": 7, "public_ip": "203.0.113.9", "x": [1]}', {"vm_id": 7, "public_ip": "203.0.113.9", "x": [1]},
-         None),
+        (
+            b'{"vm_id": 7, "public_ip": "203.0.113.9", "x": [1]}',
+            {"vm_id": 7, "public_ip": "203.0.113.9", "x": [1]},
+            None,
+        ),
         (b'{"vm_id": null, "public_ip": null}', {"vm_id": None, "public_ip": None}, None),
         (b'{"public_ip": "2001:db8::1"}', {"public_ip": "2001:db8::1"}, None),
         (b"", {}, "state file is not valid JSON: Expecting value: line 1 column 1 (char 0)"),
-        (b'{"vm_id": 1,\n', {},
-         "state file is not valid JSON: Expecting property name enclosed in double quotes: line 2 column 1 (char 13)"),
+        (
+            b'{"vm_id": 1,\n',
+            {},
+            "state file is not valid JSON: Expecting property name enclosed in double quotes: line 2 column 1 (char 13)",
+        ),
         (b"[]", {}, "state file is not a JSON object (found array)"),
         (b'"x"', {}, "state file is not a JSON object (found string 'x')"),
         (b'{"vm_id": true}', {}, "state file key vm_id: expected integer or string, found boolean true"),
         (b'{"vm_id": 1.5}', {}, "state file key vm_id: expected integer or string, found float 1.5"),
         (b'{"vm_name": 3}', {}, "state file key vm_name: expected string, found integer 3"),
         (b'{"vllm_model": ["a"]}', {}, "state file key vllm_model: expected string, found array"),
-        (b'{"public_ip": "-oProxyCommand=id"}', {},
-         "state file key public_ip: expected an IP address, found string '-oProxyCommand=id'"),
+        (
+            b'{"public_ip": "-oProxyCommand=id"}',
+            {},
+            "state file key public_ip: expected an IP address, found string '-oProxyCommand=id'",
+        ),
         (b'{"public_ip": ""}', {}, "state file key public_ip: expected an IP address, found string ''"),
-        (b'{"vm_name": "\xff"}', {},
-         "state file is not UTF-8 text: 'utf-8' codec can't decode byte 0xff in position 13: invalid start byte"),
+        (
+            b'{"vm_name": "\xff"}',
+            {},
+            "state file is not UTF-8 text: 'utf-8' codec can't decode byte 0xff in position 13: invalid start byte",
+        ),
     ],
 )
 def test_load_state(tmp_path, content, state, error):
@@ -260,8 +306,14 @@ def load_isolated(function: str, path: str) -> str | list:
         "except hypr.HyprConfigError as exc:\n"
         "    print(json.dumps(str(exc)))\n"
     )
-    child = subprocess.run([sys.executable, "-c", code, path], capture_output=True, text=True, timeout=10,
-                           env=dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path)), check=False)
+    child = subprocess.run(
+        [sys.executable, "-c", code, path],
+        capture_output=True,
+        text=True,
+        timeout=10,
+        env=dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path)),
+        check=False,
+    )
     assert child.returncode == 0, child.stderr
     return json.loads(child.stdout)
 
@@ -397,8 +449,13 @@ def test_expected_gpu_count(flavor, count):
     [
         ({}, {}, {}, "hyperstack.wg1", "192.168.3.1"),
         ({"wireguard_server_ip": "192.168.3.3"}, {}, {"hostname": "hyperstack2"}, "hyperstack2.wg1", "192.168.3.3"),
-        ({"wireguard_subnet": "10.77.0.0/16"}, {"interface_name": "wg0"}, {"hostname": "gpu8"}, "gpu8.wg0",
-         "10.77.0.1"),
+        (
+            {"wireguard_subnet": "10.77.0.0/16"},
+            {"interface_name": "wg0"},
+            {"hostname": "gpu8"},
+            "gpu8.wg0",
+            "10.77.0.1",
+        ),
         ({"wireguard_subnet": "10.77.5.9/24"}, {}, {}, "hyperstack.wg1", "10.77.5.1"),
         ({"wireguard_subnet": "fd00:3::/64"}, {}, {}, "hyperstack.wg1", "fd00:3::1"),
     ],
@@ -413,8 +470,10 @@ VLLM = {
     "model": "toml/model",
     "container_name": "toml_c",
     "tensor_parallel_size": 1,
-    "presets": {"big": {"model": "preset/model", "container_name": "preset_c", "tensor_parallel_size": 8},
-                "bare": {"max_model_len": 4096}},
+    "presets": {
+        "big": {"model": "preset/model", "container_name": "preset_c", "tensor_parallel_size": 8},
+        "bare": {"max_model_len": 4096},
+    },
 }
 
 
@@ -422,16 +481,26 @@ VLLM = {
     ("state", "expected"),
     [
         ({}, {"model": "toml/model", "container_name": "toml_c", "preset": None, "tensor_parallel_size": 1}),
-        ({"vllm_model": "state/model", "vllm_container_name": "state_c"},
-         {"model": "state/model", "container_name": "state_c", "preset": None, "tensor_parallel_size": 1}),
-        ({"vllm_preset": "big"},
-         {"model": "preset/model", "container_name": "preset_c", "preset": "big", "tensor_parallel_size": 8}),
-        ({"vllm_preset": "big", "vllm_model": "state/model", "vllm_container_name": None},
-         {"model": "state/model", "container_name": "preset_c", "preset": "big", "tensor_parallel_size": 8}),
-        ({"vllm_preset": "bare"},
-         {"model": "toml/model", "container_name": "toml_c", "preset": "bare", "tensor_parallel_size": 1}),
-        ({"vllm_preset": "gone", "vllm_model": ""},
-         {"model": "toml/model", "container_name": "toml_c", "preset": "gone", "tensor_parallel_size": 1}),
+        (
+            {"vllm_model": "state/model", "vllm_container_name": "state_c"},
+            {"model": "state/model", "container_name": "state_c", "preset": None, "tensor_parallel_size": 1},
+        ),
+        (
+            {"vllm_preset": "big"},
+            {"model": "preset/model", "container_name": "preset_c", "preset": "big", "tensor_parallel_size": 8},
+        ),
+        (
+            {"vllm_preset": "big", "vllm_model": "state/model", "vllm_container_name": None},
+            {"model": "state/model", "container_name": "preset_c", "preset": "big", "tensor_parallel_size": 8},
+        ),
+        (
+            {"vllm_preset": "bare"},
+            {"model": "toml/model", "container_name": "toml_c", "preset": "bare", "tensor_parallel_size": 1},
+        ),
+        (
+            {"vllm_preset": "gone", "vllm_model": ""},
+            {"model": "toml/model", "container_name": "toml_c", "preset": "gone", "tensor_parallel_size": 1},
+        ),
     ],
 )
 def test_vllm_settings(state, expected):

@@ -17,23 +17,64 @@ from ansible_collections.gpufleet.vllm.plugins.plugin_utils._prometheus_export i
 
 DOCUMENT = {
     "reachable": True,
-    "gpu": {"status": "ok", "devices": [
-        {"index": 0, "uuid": "GPU-0", "utilization_pct": 87, "memory_used_mib": 74213, "memory_total_mib": 81920,
-         "temperature_c": 67, "power_w": 241.67, "power_limit_w": 300.0, "ecc_uncorrected_volatile": 2,
-         "retired_pages_pending": None, "remapped_rows_pending": True, "clock_event_reasons": ["hw_thermal_slowdown"]},
-        {"index": 1, "uuid": "GPU-1", "utilization_pct": None, "memory_used_mib": 10, "memory_total_mib": 81920,
-         "temperature_c": None, "power_w": None, "power_limit_w": None}],
-        "compute_apps": {"status": "ok", "processes": [
-            {"gpu_index": 0, "used_memory_mib": 1024, "watched": False},
-            {"gpu_index": 0, "used_memory_mib": 70000, "watched": True}]},
-        "xid": {"status": "ok", "events": [{"code": 79}, {"code": 13}, {"code": 79}]}},
+    "gpu": {
+        "status": "ok",
+        "devices": [
+            {
+                "index": 0,
+                "uuid": "GPU-0",
+                "utilization_pct": 87,
+                "memory_used_mib": 74213,
+                "memory_total_mib": 81920,
+                "temperature_c": 67,
+                "power_w": 241.67,
+                "power_limit_w": 300.0,
+                "ecc_uncorrected_volatile": 2,
+                "retired_pages_pending": None,
+                "remapped_rows_pending": True,
+                "clock_event_reasons": ["hw_thermal_slowdown"],
+            },
+            {
+                "index": 1,
+                "uuid": "GPU-1",
+                "utilization_pct": None,
+                "memory_used_mib": 10,
+                "memory_total_mib": 81920,
+                "temperature_c": None,
+                "power_w": None,
+                "power_limit_w": None,
+            },
+        ],
+        "compute_apps": {
+            "status": "ok",
+            "processes": [
+                {"gpu_index": 0, "used_memory_mib": 1024, "watched": False},
+                {"gpu_index": 0, "used_memory_mib": 70000, "watched": True},
+            ],
+        },
+        "xid": {"status": "ok", "events": [{"code": 79}, {"code": 13}, {"code": 79}]},
+    },
     "container": {"status": "running", "restart_count": 1},
-    "vllm": {"phase": "serving", "engines": [
-        {"engine": 0, "aggregated_engines": None, "prompt_tps": 1234.5, "generation_tps": 87.6, "running": 3,
-         "waiting": 1, "kv_cache_pct": 42.3}]},
+    "vllm": {
+        "phase": "serving",
+        "engines": [
+            {
+                "engine": 0,
+                "aggregated_engines": None,
+                "prompt_tps": 1234.5,
+                "generation_tps": 87.6,
+                "running": 3,
+                "waiting": 1,
+                "kv_cache_pct": 42.3,
+            }
+        ],
+    },
 }
-CHECKS = [{"name": "reachable", "status": "ok"}, {"name": "gpu_ecc", "status": "fail"},
-          {"name": "gpu_throttle", "status": "warn"}]
+CHECKS = [
+    {"name": "reachable", "status": "ok"},
+    {"name": "gpu_ecc", "status": "fail"},
+    {"name": "gpu_throttle", "status": "warn"},
+]
 
 
 def samples(text):
@@ -81,8 +122,16 @@ def test_help_and_type_once_per_family():
 
 
 def test_an_unreachable_host_is_down_with_its_checks_only():
-    text = render([{"name": "vm2", "document": {"reachable": False, "msg": "ssh: connect"}, "state": "unreachable",
-                    "checks": [{"name": "reachable", "status": "fail"}]}])
+    text = render(
+        [
+            {
+                "name": "vm2",
+                "document": {"reachable": False, "msg": "ssh: connect"},
+                "state": "unreachable",
+                "checks": [{"name": "reachable", "status": "fail"}],
+            }
+        ]
+    )
     found = samples(text)
     assert found[("gpufleet_up", (("host", "vm2"),))] == 0
     assert found[("gpufleet_state", (("host", "vm2"), ("state", "unreachable")))] == 1
@@ -94,8 +143,9 @@ HOSTILE = 'vm"} 1\ngpufleet_up{host="evil\\\x1b[31m\u202e'
 
 def test_hostile_label_values_stay_in_their_label():
     document = {**DOCUMENT, "vllm": {"engines": []}}
-    text = render([{"name": HOSTILE, "document": document, "state": "serving",
-                    "checks": [{"name": 'x"}\n', "status": "ok"}]}])
+    text = render(
+        [{"name": HOSTILE, "document": document, "state": "serving", "checks": [{"name": 'x"}\n', "status": "ok"}]}]
+    )
     found = samples(text)
     hosts = {dict(labels)["host"] for _name, labels in found}
     assert hosts == {'vm"} 1 gpufleet_up{host="evil\\'}
@@ -112,9 +162,18 @@ def test_filter_skips_hosts_not_evaluated():
 
 @pytest.mark.skipif(shutil.which("promtool") is None, reason="promtool not installed (scripts/install-test-deps)")
 def test_promtool_accepts_the_output():
-    text = render([{"name": "vm1", "document": DOCUMENT, "checks": CHECKS, "state": "serving"},
-                   {"name": HOSTILE, "document": None, "checks": [{"name": "reachable", "status": "fail"}],
-                    "state": "unreachable"}])
-    proc = subprocess.run(["promtool", "check", "metrics"], input=text, capture_output=True, text=True, timeout=60,
-                          check=False)
+    text = render(
+        [
+            {"name": "vm1", "document": DOCUMENT, "checks": CHECKS, "state": "serving"},
+            {
+                "name": HOSTILE,
+                "document": None,
+                "checks": [{"name": "reachable", "status": "fail"}],
+                "state": "unreachable",
+            },
+        ]
+    )
+    proc = subprocess.run(
+        ["promtool", "check", "metrics"], input=text, capture_output=True, text=True, timeout=60, check=False
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr

@@ -81,14 +81,24 @@ def _socket(folder):
     ("make", "message"),
     [
         (lambda folder: folder, "{path} is a directory; give the name of a file in it, for example {path}/health.xml"),
-        (_fifo, "{path} is a FIFO (named pipe): a report replaces only a regular file (use /dev/null to discard the report)"),
+        (
+            _fifo,
+            "{path} is a FIFO (named pipe): a report replaces only a regular file (use /dev/null to discard the report)",
+        ),
         (_socket, "{path} is a socket: a report replaces only a regular file (use /dev/null to discard the report)"),
-        (lambda folder: "/dev/full", "/dev/full is a character device: a report replaces only a regular file "
-                                     "(use /dev/null to discard the report)"),
-        (lambda folder: folder / "missing" / "health.xml",
-         "the folder of the report path {path} does not exist ({folder}/missing); create it first"),
-        (lambda folder: (folder / "file").write_text("x") and folder / "file" / "health.xml",
-         "the report path {path} goes through something that is not a folder"),
+        (
+            lambda folder: "/dev/full",
+            "/dev/full is a character device: a report replaces only a regular file "
+            "(use /dev/null to discard the report)",
+        ),
+        (
+            lambda folder: folder / "missing" / "health.xml",
+            "the folder of the report path {path} does not exist ({folder}/missing); create it first",
+        ),
+        (
+            lambda folder: (folder / "file").write_text("x") and folder / "file" / "health.xml",
+            "the report path {path} goes through something that is not a folder",
+        ),
         (lambda folder: "", "the report path must be a file name, not ''"),
         (lambda folder: "a\0b", "the report path 'a\\x00b' contains a NUL character"),
     ],
@@ -103,8 +113,11 @@ def test_refused_paths_are_left_alone(tmp_path, make, message):
         assert str(info.value) == message.format(path=path, folder=tmp_path)
     if before is not None:
         after = os.lstat(path)
-        assert (stat.S_IFMT(after.st_mode), after.st_ino, after.st_rdev) == (stat.S_IFMT(before.st_mode), before.st_ino,
-                                                                             before.st_rdev)
+        assert (stat.S_IFMT(after.st_mode), after.st_ino, after.st_rdev) == (
+            stat.S_IFMT(before.st_mode),
+            before.st_ino,
+            before.st_rdev,
+        )
     assert leftovers(tmp_path) == []
 
 
@@ -137,8 +150,10 @@ def test_name_taken_by_a_fifo_while_writing_is_left_alone(tmp_path, monkeypatch)
     monkeypatch.setattr(report.os, "fsync", fsync_then_fifo)
     with pytest.raises(report.ReportPathError) as info:
         report.write_report(str(path), "<a/>")
-    assert str(info.value) == f"{path} became a FIFO (named pipe) while the report was written; " \
-                              "a report replaces only a regular file"
+    assert (
+        str(info.value) == f"{path} became a FIFO (named pipe) while the report was written; "
+        "a report replaces only a regular file"
+    )
     assert stat.S_ISFIFO(os.lstat(path).st_mode)
     assert leftovers(tmp_path) == []
 

@@ -13,20 +13,23 @@ from ansible_collections.gpufleet.vllm.plugins.plugin_utils._serving import hist
 BUCKETS = [[0.1, 2.0], [0.5, 6.0], [1.0, 9.0], [2.5, 10.0]]
 
 
-@pytest.mark.parametrize("quantile, buckets, count, expected", [
-    # rank 5 in (0.1, 0.5] holding counts 2..6: 0.1 + 0.4 * (5 - 2) / (6 - 2)
-    (0.5, BUCKETS, 10.0, (0.4, False)),
-    # rank 9 is the top of (0.5, 1.0]: 0.5 + 0.5 * (9 - 6) / (9 - 6)
-    (0.9, BUCKETS, 10.0, (1.0, False)),
-    # rank 9.9 in (1.0, 2.5]: 1.0 + 1.5 * 0.9 / 1
-    (0.99, BUCKETS, 10.0, (2.35, False)),
-    # the first bucket starts at 0: 0.1 * 2 / 4
-    (0.5, [[0.1, 4.0], [1.0, 4.0]], 4.0, (0.05, False)),
-    # rank 9 of 10 lies beyond the highest finite bound: that bound, flagged
-    (0.9, [[1.0, 5.0]], 10.0, (1.0, True)),
-    (0.5, BUCKETS, 0.0, None),
-    (0.5, [], 3.0, None),
-])
+@pytest.mark.parametrize(
+    "quantile, buckets, count, expected",
+    [
+        # rank 5 in (0.1, 0.5] holding counts 2..6: 0.1 + 0.4 * (5 - 2) / (6 - 2)
+        (0.5, BUCKETS, 10.0, (0.4, False)),
+        # rank 9 is the top of (0.5, 1.0]: 0.5 + 0.5 * (9 - 6) / (9 - 6)
+        (0.9, BUCKETS, 10.0, (1.0, False)),
+        # rank 9.9 in (1.0, 2.5]: 1.0 + 1.5 * 0.9 / 1
+        (0.99, BUCKETS, 10.0, (2.35, False)),
+        # the first bucket starts at 0: 0.1 * 2 / 4
+        (0.5, [[0.1, 4.0], [1.0, 4.0]], 4.0, (0.05, False)),
+        # rank 9 of 10 lies beyond the highest finite bound: that bound, flagged
+        (0.9, [[1.0, 5.0]], 10.0, (1.0, True)),
+        (0.5, BUCKETS, 0.0, None),
+        (0.5, [], 3.0, None),
+    ],
+)
 def test_histogram_quantile(quantile, buckets, count, expected):
     result = histogram_quantile(quantile, buckets, count)
     if expected is None:
@@ -36,19 +39,52 @@ def test_histogram_quantile(quantile, buckets, count, expected):
 
 
 def document(at, buckets, count, prompt, generation, finished, http_5xx=None, engine=0):
-    return {"collected_at": at, "http": {"metrics": {"status": "ok", "http_requests": (
-        {"2xx": 100.0, "5xx": http_5xx} if http_5xx is not None else None), "engines": [{
-            "engine": engine, "prompt_tokens_total": prompt, "generation_tokens_total": generation,
-            "requests_finished": finished,
-            "histograms": {"ttft_s": {"metric": "vllm:time_to_first_token_seconds", "buckets": buckets,
-                                      "count": count, "sum": 1.0}}}]}}}
+    return {
+        "collected_at": at,
+        "http": {
+            "metrics": {
+                "status": "ok",
+                "http_requests": ({"2xx": 100.0, "5xx": http_5xx} if http_5xx is not None else None),
+                "engines": [
+                    {
+                        "engine": engine,
+                        "prompt_tokens_total": prompt,
+                        "generation_tokens_total": generation,
+                        "requests_finished": finished,
+                        "histograms": {
+                            "ttft_s": {
+                                "metric": "vllm:time_to_first_token_seconds",
+                                "buckets": buckets,
+                                "count": count,
+                                "sum": 1.0,
+                            }
+                        },
+                    }
+                ],
+            }
+        },
+    }
 
 
-BEFORE = document("2026-11-28T02:00:00Z", [[0.1, 1.0], [0.5, 2.0], [1.0, 2.0], [2.5, 2.0]], 2.0, 1000.0, 500.0,
-                  {"stop": 2.0, "abort": 0.0, "error": 0.0}, http_5xx=0.0)
+BEFORE = document(
+    "2026-11-28T02:00:00Z",
+    [[0.1, 1.0], [0.5, 2.0], [1.0, 2.0], [2.5, 2.0]],
+    2.0,
+    1000.0,
+    500.0,
+    {"stop": 2.0, "abort": 0.0, "error": 0.0},
+    http_5xx=0.0,
+)
 # The window's deltas are BUCKETS above: p50 0.4, p90 1.0, p99 2.35.
-AFTER = document("2026-11-28T02:00:10Z", [[0.1, 3.0], [0.5, 8.0], [1.0, 11.0], [2.5, 12.0]], 12.0, 3000.0, 1500.0,
-                 {"stop": 10.0, "abort": 1.0, "error": 1.0}, http_5xx=2.0)
+AFTER = document(
+    "2026-11-28T02:00:10Z",
+    [[0.1, 3.0], [0.5, 8.0], [1.0, 11.0], [2.5, 12.0]],
+    12.0,
+    3000.0,
+    1500.0,
+    {"stop": 10.0, "abort": 1.0, "error": 1.0},
+    http_5xx=2.0,
+)
 
 
 def test_window_between_two_scrapes():
@@ -73,8 +109,15 @@ def test_one_scrape_is_since_start_without_rates():
 
 
 def test_counter_that_went_down_is_a_restart_never_a_negative_rate():
-    restarted = document("2026-11-28T02:00:20Z", [[0.1, 1.0], [0.5, 1.0], [1.0, 1.0], [2.5, 1.0]], 1.0, 10.0, 5.0,
-                         {"stop": 1.0, "abort": 0.0, "error": 0.0}, http_5xx=0.0)
+    restarted = document(
+        "2026-11-28T02:00:20Z",
+        [[0.1, 1.0], [0.5, 1.0], [1.0, 1.0], [2.5, 1.0]],
+        1.0,
+        10.0,
+        5.0,
+        {"stop": 1.0, "abort": 0.0, "error": 0.0},
+        http_5xx=0.0,
+    )
     figures = serving_figures(restarted, AFTER)
     assert figures["window"] == "since_restart"
     assert figures["prompt_tps"] is None and figures["requests"] == 1.0 and figures["errors"] == 0.0
@@ -89,16 +132,23 @@ def test_engines_are_summed():
     assert figures["requests"] == 20.0
 
 
-@pytest.mark.parametrize("broken", [
-    None, {}, {"http": None}, {"http": {"metrics": {"status": "refused", "engines": []}}},
-    {"http": {"metrics": {"status": "ok", "engines": []}}},
-])
+@pytest.mark.parametrize(
+    "broken",
+    [
+        None,
+        {},
+        {"http": None},
+        {"http": {"metrics": {"status": "refused", "engines": []}}},
+        {"http": {"metrics": {"status": "ok", "engines": []}}},
+    ],
+)
 def test_no_metrics_no_figures(broken):
     assert serving_figures(broken) is None
 
 
 def test_no_requests_yet_gives_no_percentile_and_no_error_share():
-    idle = document("2026-11-28T02:00:10Z", [[0.1, 0.0], [1.0, 0.0]], 0.0, 0.0, 0.0,
-                    {"stop": 0.0, "abort": 0.0, "error": 0.0})
+    idle = document(
+        "2026-11-28T02:00:10Z", [[0.1, 0.0], [1.0, 0.0]], 0.0, 0.0, 0.0, {"stop": 0.0, "abort": 0.0, "error": 0.0}
+    )
     figures = serving_figures(idle)
     assert figures["ttft_s"]["p90"] is None and figures["errors_pct"] is None

@@ -8,21 +8,31 @@ from __future__ import annotations
 import pytest
 
 from ansible_collections.gpufleet.vllm.plugins.plugin_utils._stdout_callback import (
-    dashboard_callback_problem, effective_stdout_callback, under_job_runner,
+    dashboard_callback_problem,
+    effective_stdout_callback,
+    under_job_runner,
 )
 
 RUNNER_ENV = {"AWX_ISOLATED_DATA_DIR": "/runner/artifacts/1"}
 
 
-@pytest.mark.parametrize("configured, environ, effective, runner", [
-    ("gpufleet.vllm.dashboard", {}, "gpufleet.vllm.dashboard", False),
-    ("default", {}, "default", False),
-    ("awx_display", dict(RUNNER_ENV, ORIGINAL_STDOUT_CALLBACK="gpufleet.vllm.dashboard"), "gpufleet.vllm.dashboard", True),
-    ("awx_display", RUNNER_ENV, "default", True),
-    ("awx_display", dict(ORIGINAL_STDOUT_CALLBACK=""), "default", True),
-    # A runner that kept the dashboard as the stdout callback itself still runs a job.
-    ("gpufleet.vllm.dashboard", RUNNER_ENV, "gpufleet.vllm.dashboard", True),
-])
+@pytest.mark.parametrize(
+    "configured, environ, effective, runner",
+    [
+        ("gpufleet.vllm.dashboard", {}, "gpufleet.vllm.dashboard", False),
+        ("default", {}, "default", False),
+        (
+            "awx_display",
+            dict(RUNNER_ENV, ORIGINAL_STDOUT_CALLBACK="gpufleet.vllm.dashboard"),
+            "gpufleet.vllm.dashboard",
+            True,
+        ),
+        ("awx_display", RUNNER_ENV, "default", True),
+        ("awx_display", dict(ORIGINAL_STDOUT_CALLBACK=""), "default", True),
+        # A runner that kept the dashboard as the stdout callback itself still runs a job.
+        ("gpufleet.vllm.dashboard", RUNNER_ENV, "gpufleet.vllm.dashboard", True),
+    ],
+)
 def test_effective_callback_and_runner(configured, environ, effective, runner):
     assert effective_stdout_callback(configured, environ) == effective
     assert under_job_runner(configured, environ) is runner
