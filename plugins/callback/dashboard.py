@@ -206,6 +206,9 @@ class CallbackModule(DefaultCallbackModule):
         self._expected_gpus: dict[str, int | None] = {}
         self._wait_timeout = DEFAULT_WAIT_TIMEOUT_S
         self._settled = False
+        # The watch_settings task's result, held until the polling task starts: another host's
+        # settings may still be refused (any_errors_fatal then ends the play, nothing polled).
+        self._checked_settings: dict | None = None
         self._previous_handlers: dict = {}
         atexit.register(self._shutdown)
 
@@ -240,6 +243,7 @@ class CallbackModule(DefaultCallbackModule):
                 sort=defaults.sort,
             )
             self._settled = False
+            self._checked_settings = None
         self._open_json_lines()
         self._check_prometheus_path()
         self._install_signal_handlers()
@@ -408,7 +412,10 @@ class CallbackModule(DefaultCallbackModule):
         if self._is_watched(result):
             self._record(result)
         elif self._is_settings(result):
-            self._settle(result.result.get("settings") or {})
+            # Every host checks its own settings (host variables differ); the play-wide ones
+            # (interval, view, sort, thresholds) are the same in each: the first result is kept.
+            if self._checked_settings is None:
+                self._checked_settings = result.result.get("settings") or {}
         else:
             super().v2_runner_on_ok(result)
 
@@ -431,6 +438,9 @@ class CallbackModule(DefaultCallbackModule):
     def v2_playbook_on_task_start(self, task, is_conditional):
         if self._fleet is None:
             super().v2_playbook_on_task_start(task, is_conditional)
+        elif task.action in NODE_INFO_ACTIONS and not self._settled and self._checked_settings is not None:
+            # Every host's settings passed: the polling starts, and so does the view.
+            self._settle(self._checked_settings)
 
     def v2_playbook_on_stats(self, stats):
         if self._fleet is None:

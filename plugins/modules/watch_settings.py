@@ -8,13 +8,16 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 ---
 module: watch_settings
-short_description: Validate the settings of the fleet watch once, before any host is polled
+short_description: Validate the settings of the fleet watch, before any host is polled
 version_added: 0.1.0
 description:
   - The first task of C(playbooks/watch.yml). Checks every setting of the watch against one set of
     defaults and returns the values to use; a bad value fails the task, and so the play, with a message
     that names the variable, the value and what is accepted, before any host is polled.
-  - Runs on the controller (an action plugin); it connects to no host.
+  - Runs on the controller (an action plugin); it connects to no host. C(watch.yml) runs it for every host
+    (host variables such as O(gpufleet_command_timeout) may differ per host) with C(any_errors_fatal), so one
+    host's bad value stops the whole watch. The dashboard takes the play-wide values (interval, view, sort,
+    thresholds, custom checks) from the first result.
   - Fails first, before checking any setting, when the stdout callback is not C(gpufleet.vllm.dashboard)
     (under ansible-runner, when the callback its C(awx_display) wraps is not), with a message that says how
     to turn the dashboard on (E(ANSIBLE_STDOUT_CALLBACK) or C(stdout_callback) in C(ansible.cfg)).
@@ -49,10 +52,10 @@ options:
         by name within each), V(name) by name only. Default V(severity), or E(GPUFLEET_WATCH_SORT).
     type: raw
   gpufleet_docker_path:
-    description: Path of C(docker) on the VMs (checked for the first host; a host variable). Default C(PATH).
+    description: Path of C(docker) on the VM (a host variable). Default C(PATH).
     type: raw
   gpufleet_nvidia_smi_path:
-    description: Path of C(nvidia-smi) on the VMs (checked for the first host; a host variable). Default C(PATH).
+    description: Path of C(nvidia-smi) on the VM (a host variable). Default C(PATH).
     type: raw
   gpufleet_log_lines:
     description: Container log lines node_info reads, 1 to 100000. Default V(300).
@@ -76,7 +79,6 @@ EXAMPLES = r"""
   gpufleet.vllm.watch_settings:
     watch_interval: "{{ watch_interval | default(omit) }}"
   register: gpufleet_watch
-  run_once: true
   any_errors_fatal: true
 """
 

@@ -166,6 +166,21 @@ def test_a_bad_setting_stops_the_run_before_any_host_is_polled(demo_env, tmp_pat
     assert [json.loads(line)["host"] for line in path.read_text().splitlines()] == []
 
 
+def test_a_bad_host_variable_on_one_host_stops_the_run_before_any_host_is_polled(demo_env, tmp_path):
+    # Every host checks its own settings, not only the first one: a second inventory source gives
+    # one demo VM (not the first by name) a timeout that is not a number.
+    extra = tmp_path / "extra.yml"
+    extra.write_text("all:\n  hosts:\n    demo-oom:\n      gpufleet_command_timeout: abc\n")
+    path = tmp_path / "watch.jsonl"
+    proc = run([DEMO, "-i", str(extra), "-e", "watch_cycles=1"], dict(demo_env, GPUFLEET_DASHBOARD_JSON=str(path)))
+    output = proc.stdout + proc.stderr
+    assert proc.returncode == 2, output
+    assert re.search(r"\[demo-oom\].*watch settings: gpufleet_command_timeout", output), output
+    assert "Traceback" not in output
+    assert re.search(r"^demo-\S+ (serving|idle|loading|failed|unreachable) ", proc.stdout, re.MULTILINE) is None
+    assert path.read_text() == ""
+
+
 OWN_PLAY = """
 - name: My own watch
   hosts: demo-busy,demo-oom
