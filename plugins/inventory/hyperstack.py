@@ -330,7 +330,9 @@ class InventoryModule(BaseInventoryPlugin, Constructable):
         files, unmatched = expand_config_files(patterns, base_dir)
         for pattern, resolved in unmatched:
             self.display.warning(f"gpufleet.vllm.hyperstack: config_files: {pattern!r} matched no file ({resolved})")
-        for group in PLUGIN_GROUPS:
+        # The status groups always exist (a play may target them); the service group ollama only
+        # when a VM runs Ollama, so a vLLM fleet's graph shows no empty group.
+        for group in (GROUP_PROVISIONED, GROUP_UNPROVISIONED):
             self.inventory.add_group(group)
         sources: dict[str, str] = {}
         hosts = []
@@ -409,6 +411,7 @@ class InventoryModule(BaseInventoryPlugin, Constructable):
         group = GROUP_PROVISIONED if host_vars["hyperstack_provisioned"] else GROUP_UNPROVISIONED
         self.inventory.add_child(group, label)
         if host_vars["hyperstack_service"] == "ollama":
+            self.inventory.add_group(GROUP_OLLAMA)
             self.inventory.add_child(GROUP_OLLAMA, label)
         for name, value in host_vars.items():
             self.inventory.set_variable(label, name, value)
