@@ -34,17 +34,24 @@ FORMAT_CHARACTERS_RE = re.compile(
     re.IGNORECASE,
 )
 
+# The default query's last four fields (ECC errors, retired pages and remapped rows pending, clock
+# event reasons), all well.
+HEALTHY_TAIL = ", 0, No, No, 0x0000000000000000"
 IMPLAUSIBLE_ROWS = (
     # A GPU name full of bidi and zero-width characters and a line separator, a negative temperature,
     # utilisation over 100, power of 1e309 (infinity), more memory used than there is.
-    "0, GPU-aaaa, NVIDIA\u202e H100\u200b\u2066 80GB\u2028HBM3\u200f, -5, 101, 1e309, 700.00, 90000, 81559\n"
-    "1, GPU-bbbb, NVIDIA H100 80GB HBM3, 41, 87, 212.44, 700.00, 74213, 81559\n"
+    "0, GPU-aaaa, NVIDIA\u202e H100\u200b\u2066 80GB\u2028HBM3\u200f, -5, 101, 1e309, 700.00, 90000, 81559"
+    + HEALTHY_TAIL
+    + "\n1, GPU-bbbb, NVIDIA H100 80GB HBM3, 41, 87, 212.44, 700.00, 74213, 81559"
+    + HEALTHY_TAIL
+    + "\n"
 )
+ROW_A = "0, GPU-a, A, 40, 1, 1.0, 2.0, 1, 2" + HEALTHY_TAIL + "\n"
 ROWS = {
     "implausible": IMPLAUSIBLE_ROWS,
     "no-rows": "",
-    "duplicate-index": "0, GPU-a, A, 40, 1, 1.0, 2.0, 1, 2\n0, GPU-b, B, 41, 1, 1.0, 2.0, 1, 2\n",
-    "flood": "0, GPU-a, A, 40, 1, 1.0, 2.0, 1, 2\n" * 40000,  # 1.4 MB, over the 1 MiB cap
+    "duplicate-index": ROW_A + "0, GPU-b, B, 41, 1, 1.0, 2.0, 1, 2" + HEALTHY_TAIL + "\n",
+    "flood": ROW_A * 40000,  # 2.3 MB, over the 1 MiB cap
 }
 # Option values refused before anything runs, naming the option.
 BAD_OPTIONS = {
@@ -200,6 +207,10 @@ def test_implausible_readings_are_null_and_named(results):
         "power_limit_w": 700.0,
         "memory_used_mib": None,
         "memory_total_mib": 81559,
+        "ecc_uncorrected_volatile": 0,
+        "retired_pages_pending": False,
+        "remapped_rows_pending": False,
+        "clock_event_reasons": [],
     }
     assert second["temperature_c"] == 41 and second["memory_used_mib"] == 74213
     assert gpu["status"] == "ok"
