@@ -90,7 +90,7 @@ FAMILIES = {
     "gpufleet_latency_seconds": (
         "gauge",
         "Serving latency percentile from vLLM's /metrics histograms "
-        "(metric ttft, itl, e2e or queue; quantile 0.5, 0.9, 0.99).",
+        "(metric ttft, itl, e2e or queue; percentile 0.5, 0.9, 0.99).",
     ),
 }
 
@@ -217,9 +217,13 @@ def _add_latency(samples: _Samples, host: str, document: Mapping, previous: Mapp
     figures = serving_figures(document, previous) or {}
     for key in ("ttft_s", "itl_s", "e2e_s", "queue_s"):
         latency = _mapping(figures.get(key))
-        for name, quantile in (("p50", "0.5"), ("p90", "0.9"), ("p99", "0.99")):
+        # "percentile", not "quantile": Prometheus reserves that label for summaries, and these
+        # are gauges (the percentiles of a window the collection chose).
+        for name, percentile in (("p50", "0.5"), ("p90", "0.9"), ("p99", "0.99")):
             samples.add(
-                "gpufleet_latency_seconds", {"host": host, "metric": key[:-2], "quantile": quantile}, latency.get(name)
+                "gpufleet_latency_seconds",
+                {"host": host, "metric": key[:-2], "percentile": percentile},
+                latency.get(name),
             )
 
 

@@ -70,6 +70,31 @@ DOCUMENT = {
         ],
     },
 }
+# One scrape of /metrics: percentiles since the server started. TTFT buckets (cumulative) 10 under
+# 0.1 s, 60 under 1 s, 100 under 10 s: p50 = 0.1 + 0.9 * (50 - 10) / 50 = 0.82 s, p90 = 1 + 9 * 30 / 40 = 7.75 s.
+DOCUMENT["collected_at"] = "2026-11-28T02:00:00.000000Z"
+DOCUMENT["http"] = {
+    "health": {"status": "ok", "http_status": 200, "message": None},
+    "probe": None,
+    "metrics": {
+        "status": "ok",
+        "http_requests": None,
+        "engines": [
+            {
+                "engine": 0,
+                "requests_finished": {"stop": 100.0},
+                "histograms": {
+                    "ttft_s": {
+                        "metric": "vllm:time_to_first_token_seconds",
+                        "count": 100.0,
+                        "sum": 250.0,
+                        "buckets": [[0.1, 10.0], [1.0, 60.0], [10.0, 100.0]],
+                    }
+                },
+            }
+        ],
+    },
+}
 CHECKS = [
     {"name": "reachable", "status": "ok"},
     {"name": "gpu_ecc", "status": "fail"},
@@ -107,7 +132,11 @@ def test_every_figure_of_a_serving_host():
     assert found[("gpufleet_engine_generation_tokens_per_second", (("engine", "0"), h))] == 87.6
     assert found[("gpufleet_engine_kv_cache_usage_ratio", (("engine", "0"), h))] == pytest.approx(0.423)
     assert found[("gpufleet_container_restarts", (h,))] == 1
+    ttft = (h, ("metric", "ttft"))
+    assert found[("gpufleet_latency_seconds", ttft + (("percentile", "0.5"),))] == pytest.approx(0.82)
+    assert found[("gpufleet_latency_seconds", ttft + (("percentile", "0.9"),))] == pytest.approx(7.75)
     # Absent readings are no sample, never 0.
+    assert ("gpufleet_latency_seconds", (h, ("metric", "itl"), ("percentile", "0.9"))) not in found
     assert ("gpufleet_gpu_temperature_celsius", (("gpu", "1"), h)) not in found
     assert ("gpufleet_gpu_utilization_ratio", (("gpu", "1"), h)) not in found
 
