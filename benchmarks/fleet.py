@@ -332,6 +332,7 @@ def watch(
     work: str,
     fleet: Fleet | None = None,
     extra_env: dict | None = None,
+    profile: str | None = None,
 ) -> dict:
     """One watch.yml run: wait for steady state, measure a window of ``seconds``, stop it."""
     records = os.path.join(work, "watch-%d.jsonl" % time.monotonic_ns())
@@ -376,7 +377,10 @@ def watch(
             remote_cpu_s(fleet) if fleet else 0,
             reader.count(),
         )
-        time.sleep(seconds)
+        if profile:
+            sample(proc.pid, seconds, profile)
+        else:
+            time.sleep(seconds)
         reader.read()
         after, last = Snapshot(exclude, proc.pid, mitogen), reader.count()
         remote = (remote_cpu_s(fleet) - remote) if fleet else 0
@@ -402,6 +406,29 @@ def watch(
         "period_p90_s": _percentile(periods, 90),
         "period_max_s": periods[-1] if periods else None,
     }
+
+
+def sample(pid: int, seconds: float, path: str) -> None:
+    """py-spy's samples of the playbook, its threads and every process under it, for ``seconds``."""
+    subprocess.run(
+        [
+            "py-spy",
+            "record",
+            "--subprocesses",
+            "--format",
+            "raw",
+            "--rate",
+            "200",
+            "--duration",
+            "%d" % seconds,
+            "--output",
+            path,
+            "--pid",
+            str(pid),
+        ],
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
 
 
 def stop_run(proc: subprocess.Popen) -> None:
@@ -553,6 +580,12 @@ def main() -> int:
     parser.add_argument("--intervals", default="0,5", help="watch intervals in seconds, 0 = saturation")
     parser.add_argument("--floor", type=int, help="measure the controller floor with this many no-op hosts instead")
     parser.add_argument("--json", help="write the figures to this file too")
+    parser.add_argument(
+        "--profile",
+        metavar="DIR",
+        help="also sample each watch run's window with py-spy (on PATH; not in requirements) into "
+        "DIR as collapsed stacks, one file per run (sampling costs CPU: figures of such runs are not comparable)",
+    )
     args = parser.parse_args()
     if os.geteuid() != 0:
         raise SystemExit("benchmarks/fleet.py needs root (the test fleet's network namespaces)")
@@ -583,7 +616,18 @@ def measure(args) -> int:
                         "interval": interval,
                         "load": load_average(),
                     }
-                    row.update(watch(path, hosts, interval, args.seconds, config, work, extra_env=extra))
+                    row.update(
+                        watch(
+                            path,
+                            hosts,
+                            interval,
+                            args.seconds,
+                            config,
+                            work,
+                            extra_env=extra,
+                            profile=profile_path(args, row),
+                        )
+                    )
                     results.append(row)
                     print(json.dumps(row), file=sys.stderr, flush=True)
         for count in [] if args.floor else [int(part) for part in args.hosts.split(",")]:
@@ -604,7 +648,16 @@ def measure(args) -> int:
                             "load": load_average(),
                         }
                         row.update(
-                            watch(fleet.inventory, list(fleet.hosts), interval, args.seconds, config, work, fleet)
+                            watch(
+                                fleet.inventory,
+                                list(fleet.hosts),
+                                interval,
+                                args.seconds,
+                                config,
+                                work,
+                                fleet,
+                                profile=profile_path(args, row),
+                            )
                         )
                         results.append(row)
                         print(json.dumps(row), file=sys.stderr, flush=True)
@@ -612,6 +665,14 @@ def measure(args) -> int:
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=1), encoding="utf-8")
     return 0
+
+
+def profile_path(args, row: dict) -> str | None:
+    if not args.profile:
+        return None
+    os.makedirs(args.profile, exist_ok=True)
+    name = "%d-%s-%g.txt" % (row["hosts"], row["method"].replace(", ", "-"), row["interval"])
+    return os.path.join(args.profile, name)
 
 
 def print_table(results: list) -> None:
