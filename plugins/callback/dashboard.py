@@ -155,6 +155,7 @@ from ansible_collections.gpufleet.vllm.plugins.plugin_utils._prometheus_export i
 from ansible_collections.gpufleet.vllm.plugins.plugin_utils._report import ReportPathError
 from ansible_collections.gpufleet.vllm.plugins.plugin_utils._report import check_report_path
 from ansible_collections.gpufleet.vllm.plugins.plugin_utils._report import write_report
+from ansible_collections.gpufleet.vllm.plugins.plugin_utils._serving import serving_figures
 from ansible_collections.gpufleet.vllm.plugins.plugin_utils._stdout_callback import under_job_runner
 from ansible_collections.gpufleet.vllm.plugins.plugin_utils._thresholds import Thresholds
 from ansible_collections.gpufleet.vllm.plugins.plugin_utils._watch_settings import SettingsError
@@ -509,6 +510,8 @@ class CallbackModule(DefaultCallbackModule):
                 document = {key: payload.get(key) for key in DOCUMENT_KEYS}
             else:
                 failure = str(payload.get("msg") or "node_info failed without a message")
+            # The window's rates and percentiles, computed once for the checks and the views.
+            serving = serving_figures(document, previous=host.document) if document is not None else None
             checks = health_checks(
                 document if document is not None else host.document,
                 unreachable=error,
@@ -518,8 +521,9 @@ class CallbackModule(DefaultCallbackModule):
                 wait_timeout_s=self._wait_timeout,
                 custom_checks=self._custom_checks,
                 previous=host.document if document is not None else None,
+                serving=serving,
             )
-            host.record(now, document=document, unreachable=error, failure=failure, checks=checks)
+            host.record(now, document=document, unreachable=error, failure=failure, checks=checks, serving=serving)
             self._emit(host, now)
 
     def _emit(self, host, now: float) -> None:

@@ -23,7 +23,7 @@ import math
 import re
 import socket
 import time
-from typing import Dict, NamedTuple, Optional
+from typing import Dict, NamedTuple, Optional, Tuple
 
 from ansible_collections.gpufleet.vllm.plugins.module_utils import _prometheus
 from ansible_collections.gpufleet.vllm.plugins.module_utils._text import byte_size, clean_text
@@ -238,13 +238,28 @@ def _histogram(exposition: _prometheus.Exposition, name: str) -> Dict[Optional[s
             or entry["count"] < 0
         ):
             continue
+        first, last = _informative_span(counts, entry["count"])
         result[engine] = {
             "metric": name,
-            "buckets": [[bound, count] for bound, count in zip(bounds, counts)],
+            "buckets": [[bound, count] for bound, count in zip(bounds[first:last], counts[first:last])],
             "count": entry["count"],
             "sum": entry["sum"],
         }
     return result
+
+
+def _informative_span(counts: list, total: float) -> Tuple[int, int]:
+    """The slice of cumulative COUNTS that says something: the leading buckets that are still
+    empty and the trailing ones that already hold all TOTAL observations say nothing the edge
+    bucket kept on each side does not (the reader fills them in: 0 below, TOTAL above). vLLM's
+    histograms have 10-40 bounds and a serving engine fills a few, and every value a document
+    carries is copied and converted several times per refresh on the controller."""
+    first, last = 0, len(counts)
+    while first + 1 < last and counts[first + 1] == 0:
+        first += 1
+    while last - 1 > first and counts[last - 2] >= total:
+        last -= 1
+    return first, last
 
 
 def metrics_summary(exposition: _prometheus.Exposition) -> dict:

@@ -668,6 +668,9 @@ http:
           the gauges C(running), C(waiting), C(kv_cache_pct), and C(histograms) C(ttft_s), C(itl_s) (time per output
           token before vLLM 0.10.2), C(e2e_s), C(queue_s) as cumulative C(buckets) C([[le, count], ...]) (the
           C(+Inf) bucket is C(count)), C(count) and C(sum). Rates and percentiles are computed on the controller.
+        - Only the informative C(buckets) are returned, to keep each refresh cheap on the controller. Empty buckets
+          below the first one listed and buckets above the last one that already hold all C(count) observations
+          are left out; a reader takes their counts as 0 below and C(count) above.
       type: dict
     probe:
       description: With O(probe=true), C(POST /v1/completions) with C(max_tokens) 1 - C(status), C(http_status),

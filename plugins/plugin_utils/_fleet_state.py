@@ -22,6 +22,7 @@ from collections.abc import Iterable
 
 from ansible_collections.gpufleet.vllm.plugins.module_utils._timestamps import parse_rfc3339
 from ansible_collections.gpufleet.vllm.plugins.plugin_utils._health import (
+    COMPUTED_HERE,
     FAIL,
     OK,
     WARN,
@@ -97,12 +98,14 @@ class HostState:
         unreachable: str | None = None,
         failure: str | None = None,
         checks: list | None = None,
+        serving: dict | None | object = COMPUTED_HERE,
     ) -> None:
         """One result: a document (kept when the host is unreachable or the task failed, as
-        the last known data), or an SSH error, or a task failure; then its health checks."""
+        the last known data), or an SSH error, or a task failure; then its health checks.
+        SERVING: the document's serving figures when the caller computed them for the checks."""
         self.unreachable, self.failure = unreachable, failure
         if document is not None:
-            self.serving = serving_figures(document, previous=self.document)
+            self.serving = serving_figures(document, previous=self.document) if serving is COMPUTED_HERE else serving
             self.node = NodeView.from_document(document, engine_figures(document, previous=self.document))
             self.document = document
         self.checks = checks
@@ -232,6 +235,7 @@ def health_checks(
     wait_timeout_s: float = DEFAULT_WAIT_TIMEOUT_S,
     custom_checks: list | tuple = (),
     previous: dict | None = None,
+    serving: dict | None | object = COMPUTED_HERE,
 ) -> list[dict]:
     """The health gate's checks of one result, which decide the VM's colour everywhere.
 
@@ -239,7 +243,7 @@ def health_checks(
     WAIT_TIMEOUT_S of its container's start is a warning (the health role's wait mode). A
     custom expression that fails on this document is shown as a failing check, not raised.
     PREVIOUS, the host's preceding document, makes the latency and error checks cover the window
-    between the two."""
+    between the two; SERVING, the figures of that window when the caller has them already."""
     current = None if unreachable or failure else document
     vllm = section(section(current).get("vllm"))
     started = parse_rfc3339(_timestamp(section(section(current).get("container")).get("started_at")))
@@ -257,6 +261,7 @@ def health_checks(
             error=unreachable or failure,
             custom_checks=custom_checks,
             previous=previous,
+            serving_window=serving,
         )
     except HealthError as exc:
         return [{"name": "custom_checks", "status": FAIL, "message": str(exc)}]

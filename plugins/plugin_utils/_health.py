@@ -53,6 +53,8 @@ else:
     JMESPATH_IMPORT_ERROR = None
 
 OK, WARN, FAIL = "ok", "warn", "fail"
+# evaluate's ``serving`` when the caller did not compute the figures (None means "no /metrics").
+COMPUTED_HERE = object()
 MODES = ("check", "wait")
 SEVERITIES = (WARN, FAIL)
 BUILTIN_CHECKS = (
@@ -687,10 +689,10 @@ _PHASES_WITHOUT_SERVER = ("loading", "stopped", "failed")
 _NO_ANSWER = ("refused", "timeout", "error")
 
 
-def _http_checks(document: Mapping, previous: Mapping | None, context: _Context) -> list[dict]:
+def _http_checks(document: Mapping, figures: Mapping | None, context: _Context) -> list[dict]:
     """The checks of vLLM's HTTP endpoints (node_info's ``http`` section): /health, the probe, and
-    the latency and error figures of /metrics over the window since PREVIOUS (the same host's
-    preceding document) or since the server started. Each is left out when its input is."""
+    the latency and error FIGURES of /metrics (``serving_figures``: over the window since the same
+    host's preceding document, or since the server started). Each is left out when its input is."""
     http = _section(document.get("http"))
     if not http:
         return []
@@ -712,7 +714,6 @@ def _http_checks(document: Mapping, previous: Mapping | None, context: _Context)
     probe = http.get("probe")
     if isinstance(probe, Mapping) and not (probe.get("status") in _NO_ANSWER and phase in _PHASES_WITHOUT_SERVER):
         checks.append(_probe_check(probe, context.thresholds.probe_latency_s))
-    figures = serving_figures(document, previous)
     if figures is None:
         return checks
     when = window_text(figures)
@@ -782,6 +783,7 @@ def evaluate(
     error: str | None = None,
     custom_checks: Sequence[Mapping] = (),
     previous: Mapping | None = None,
+    serving_window: Mapping | None | object = COMPUTED_HERE,
 ) -> list[dict]:
     """Checks of one host, in a fixed order (``BUILTIN_CHECKS``, then the custom checks).
 
@@ -789,8 +791,10 @@ def evaluate(
     or ``document=None`` (with the module's ``error``) gives the single ``reachable`` check.
     ``expected_gpu_count`` None means at least one GPU. ``mode="wait"`` with ``waited_s`` and
     ``wait_timeout_s`` turns curable conditions into warnings until the timeout, and evaluates
-    custom checks only once the engine serves. Raises HealthError for a bad mode, a bad custom
-    check or a custom expression that fails on this document.
+    custom checks only once the engine serves. ``serving_window``: the document's serving figures over
+    the window since ``previous`` when the caller has them already (``_serving.serving_figures``,
+    None without /metrics). Raises HealthError for a bad mode, a bad custom check or a custom
+    expression that fails on this document.
     """
     if mode not in MODES:
         raise HealthError(f"mode must be one of {', '.join(MODES)}, not {mode!r}")
@@ -830,9 +834,11 @@ def evaluate(
         checks.append(_stats_fresh_check(engines, thresholds.stats_stale_s))
     else:
         serving = None
-    checks += _http_checks(document, previous, context)
+    if serving_window is COMPUTED_HERE:
+        serving_window = serving_figures(document, previous)
+    checks += _http_checks(document, serving_window, context)
     # While a wait goes on, an expression over a half-loaded engine would fail for nothing.
-    if mode == "check" or (serving is not None and serving["status"] == OK):
+    if compiled and (mode == "check" or (serving is not None and serving["status"] == OK)):
         plain = _plain(document)
         checks += [_evaluate_custom(check, plain) for check in compiled]
     return checks

@@ -92,17 +92,14 @@ def _host_totals(metrics: Mapping) -> dict | None:
             buckets = _buckets(histogram.get("buckets"))
             if count is None or buckets is None:
                 continue
-            merged = totals["histograms"].setdefault(
-                name, {"metric": histogram.get("metric"), "count": 0.0, "buckets": None}
-            )
-            merged["count"] += count
-            if merged["buckets"] is None:
-                merged["buckets"] = dict(buckets)
+            this = {"metric": histogram.get("metric"), "count": count, "buckets": buckets}
+            merged = totals["histograms"].get(name)
+            if merged is None:
+                totals["histograms"][name] = this
             else:
-                # Engines share their bounds; a bound one engine lacks cannot be summed.
-                merged["buckets"] = {
-                    bound: value + buckets[bound] for bound, value in merged["buckets"].items() if bound in buckets
-                }
+                # Engines share their bounds but may each leave out different edge buckets.
+                merged["buckets"] = {bound: below + here for bound, below, here in _aligned(merged, this)}
+                merged["count"] += count
     http = _mapping(metrics.get("http_requests"))
     totals["http_5xx"] = _number(http.get("5xx"))
     return totals
@@ -120,6 +117,33 @@ def _buckets(value: object) -> dict | None:
             return None
         buckets[bound] = count
     return buckets
+
+
+def _cumulative_at(histogram: dict, bound: float) -> float | None:
+    """HISTOGRAM's cumulative count at BOUND, also where node_info left an edge bucket out: 0
+    below a kept empty first bucket, the total above a kept full last one (docs/schema-v1.md);
+    None where it cannot be known."""
+    buckets = histogram["buckets"]
+    value = buckets.get(bound)
+    if value is not None or not buckets:
+        return value
+    lowest, highest = min(buckets), max(buckets)
+    if bound < lowest and buckets[lowest] == 0:
+        return 0.0
+    if bound > highest and buckets[highest] >= histogram["count"]:
+        return histogram["count"]
+    return None
+
+
+def _aligned(first: dict, second: dict) -> list:
+    """(bound, first's count, second's count) at every bound of either histogram where both
+    counts are known, sorted by bound."""
+    rows = []
+    for bound in sorted(set(first["buckets"]) | set(second["buckets"])):
+        one, other = _cumulative_at(first, bound), _cumulative_at(second, bound)
+        if one is not None and other is not None:
+            rows.append((bound, one, other))
+    return rows
 
 
 def _went_down(current: dict, previous: dict) -> bool:
@@ -140,12 +164,14 @@ def _delta(now: float | None, before: float | None) -> float | None:
 
 
 def _window_histogram(current: dict, previous: dict | None) -> dict | None:
-    before = (previous or {}).get("buckets") or {}
-    bounds = sorted(bound for bound in current["buckets"] if previous is None or bound in before)
-    if not bounds:
+    if previous is None:
+        buckets = [[bound, current["buckets"][bound]] for bound in sorted(current["buckets"])]
+        count = current["count"]
+    else:
+        buckets = [[bound, now - before] for bound, now, before in _aligned(current, previous)]
+        count = current["count"] - previous["count"]
+    if not buckets:
         return None
-    buckets = [[bound, current["buckets"][bound] - before.get(bound, 0.0)] for bound in bounds]
-    count = current["count"] - ((previous or {}).get("count") or 0.0)
     figures = {"count": count, "metric": current.get("metric")}
     over = False
     for name, quantile in QUANTILES:

@@ -117,14 +117,22 @@ def test_v1_sample_body():
     assert engine["requests_finished"] == {"stop": 96.0, "length": 46.0, "abort": 0.0}
     ttft = engine["histograms"]["ttft_s"]
     assert ttft["metric"] == "vllm:time_to_first_token_seconds"
-    assert ttft["count"] == 142.0 and ttft["buckets"][:5] == [
-        [0.001, 0.0],
-        [0.005, 0.0],
-        [0.01, 0.0],
+    # The empty buckets below 0.02 s and the full ones above 1 s (up to 2560 s) are left out: the
+    # edge bucket kept on each side says the same.
+    assert ttft["count"] == 142.0 and ttft["buckets"] == [
         [0.02, 0.0],
         [0.04, 10.0],
+        [0.06, 56.0],
+        [0.08, 102.0],
+        [0.1, 130.0],
+        [0.25, 134.0],
+        [0.5, 136.0],
+        [0.75, 141.0],
+        [1.0, 142.0],
     ]
-    assert ttft["buckets"][-1] == [2560.0, 142.0]
+    # No empty bucket at the low end: nothing is left out there.
+    assert engine["histograms"]["e2e_s"]["buckets"][0] == [0.3, 35.0]
+    assert engine["histograms"]["e2e_s"]["buckets"][-1] == [10.0, 142.0]
     assert engine["histograms"]["itl_s"]["metric"] == "vllm:inter_token_latency_seconds"
     assert set(engine["histograms"]) == {"ttft_s", "itl_s", "e2e_s", "queue_s"}
     assert summary["http_requests"]["2xx"] > 0

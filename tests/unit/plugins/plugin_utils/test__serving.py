@@ -152,3 +152,56 @@ def test_no_requests_yet_gives_no_percentile_and_no_error_share():
     )
     figures = serving_figures(idle)
     assert figures["ttft_s"]["p90"] is None and figures["errors_pct"] is None
+
+
+BOUNDS = [0.01, 0.05, 0.1, 0.5, 1.0, 2.5, 5.0, 10.0]
+# (earlier cumulative counts, their total, later counts, their total): windows node_info may send
+# with its empty low buckets and full high buckets left out, differently in each scrape. A total
+# above the last bucket is observations over 10 s (the +Inf bucket).
+WINDOWS = [
+    ([0, 0, 0, 1, 2, 2, 2, 2], 2, [0, 0, 0, 3, 8, 11, 12, 12], 12),  # trimmed on both sides, both scrapes
+    ([0, 0, 0, 0, 0, 0, 0, 0], 0, [0, 0, 4, 9, 9, 9, 9, 9], 9),  # nothing yet, then a narrow spread
+    ([0, 0, 2, 2, 2, 2, 2, 2], 2, [0, 0, 2, 2, 2, 2, 7, 9], 9),  # the window's requests all slower
+    ([1, 3, 5, 7, 9, 11, 13, 15], 16, [2, 5, 9, 14, 20, 26, 30, 34], 36),  # every bucket informative
+    ([0, 0, 0, 0, 1, 1, 1, 3], 3, [0, 0, 0, 0, 1, 1, 1, 5], 9),  # rank above the highest finite bound
+]
+
+
+def _ttft(counts, total, trimmed):
+    from ansible_collections.gpufleet.vllm.plugins.module_utils._vllm_http import _informative_span
+
+    first, last = _informative_span(counts, total) if trimmed else (0, len(counts))
+    return [[bound, float(count)] for bound, count in list(zip(BOUNDS, counts))[first:last]]
+
+
+@pytest.mark.parametrize("earlier, total_before, later, total_after", WINDOWS)
+def test_edge_buckets_left_out_give_the_same_percentiles(earlier, total_before, later, total_after):
+    """node_info leaves out the uninformative edge buckets; the figures are those of the full
+    histograms, for the window, for one scrape, and for engines summed."""
+
+    def scrape(at, counts, total, trimmed, engines=1):
+        doc = document(at, _ttft(counts, total, trimmed), float(total), 0.0, 0.0, {"stop": float(total)})
+        first = doc["http"]["metrics"]["engines"][0]
+        for index in range(1, engines):
+            # The second engine's own histogram: the first's counts doubled, trimmed on its own.
+            twice = [2 * count for count in counts]
+            histogram = dict(first["histograms"]["ttft_s"], buckets=_ttft(twice, 2 * total, trimmed), count=2.0 * total)
+            doc["http"]["metrics"]["engines"].append(dict(first, engine=index, histograms={"ttft_s": histogram}))
+        return doc
+
+    assert len(_ttft(later, total_after, True)) < len(BOUNDS) or later == WINDOWS[3][2]  # the case is real
+    for engines in (1, 2):
+        full = serving_figures(
+            scrape("2026-11-28T02:00:10Z", later, total_after, False, engines),
+            scrape("2026-11-28T02:00:00Z", earlier, total_before, False, engines),
+        )
+        trimmed = serving_figures(
+            scrape("2026-11-28T02:00:10Z", later, total_after, True, engines),
+            scrape("2026-11-28T02:00:00Z", earlier, total_before, True, engines),
+        )
+        assert trimmed["ttft_s"] == full["ttft_s"], engines
+        since_start = serving_figures(scrape("2026-11-28T02:00:10Z", later, total_after, True, engines))
+        assert (
+            since_start["ttft_s"]
+            == serving_figures(scrape("2026-11-28T02:00:10Z", later, total_after, False, engines))["ttft_s"]
+        ), engines
