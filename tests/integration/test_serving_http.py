@@ -135,12 +135,13 @@ def test_watch_json_lines_carry_the_window_figures(servers, tmp_path, ansible_en
             str(pathlib.Path(sys.executable).parent / "ansible-playbook"),
             "-i",
             inventory,
-            # 2 s: the slow server finishes a request every 2 s, so the window holds one.
+            # The slow server finishes a request every 2 s: scrapes 3 s apart (give or take the
+            # module's start-up jitter) always have one between them; 2 s apart sometimes did not.
             str(ROOT / "playbooks" / "watch.yml"),
             "-e",
             "watch_cycles=2",
             "-e",
-            "watch_interval=2",
+            "watch_interval=3",
         ],
         cwd=ROOT,
         env=dict(ansible_env, GPUFLEET_DASHBOARD_JSON=str(records_path)),
