@@ -265,7 +265,9 @@ def test_wait_mode_shows_each_poll_and_fails_fast_on_a_fatal_error(tmp_path, ans
         proc.stdout,
         re.M,
     )
-    assert len(polls) >= 4
+    # Polls start 1 s apart for 6 s; on a loaded 2-core machine each can take over 2 s, and then
+    # fewer fit: three (the first, one between, the one past the timeout) show the progress.
+    assert len(polls) >= 3
     assert polls[-1][1] == "fail" and int(polls[-1][0]) >= 6
     percents = [int(poll[2]) for poll in polls]
     assert percents == sorted(percents)
