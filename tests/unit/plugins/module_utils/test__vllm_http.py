@@ -288,3 +288,24 @@ def test_node_document_carries_the_http_section_and_survives_its_failure(serve):
     assert document["gpu"]["status"] == "not_installed"
     with pytest.raises(CollectError, match="http_host"):
         collect_with(http_port=server.port, http_host="a b")
+
+
+@pytest.mark.parametrize(
+    "counts, total, kept",
+    [
+        # The last empty bucket and the first full one stay; what lies beyond them goes.
+        ([0, 0, 0, 2, 3, 4, 4, 4], 4, [0, 2, 3, 4]),
+        # Observations above the highest finite bound: no bucket is full, none goes at the top.
+        ([0, 0, 1, 2], 5, [0, 1, 2]),
+        # Every bucket informative.
+        ([1, 2, 3], 3, [1, 2, 3]),
+        # Nothing observed yet: one empty bucket says it all.
+        ([0, 0, 0], 0, [0]),
+        # Everything in the lowest bucket.
+        ([3, 3, 3], 3, [3]),
+        ([], 0, []),
+    ],
+)
+def test_histograms_keep_only_their_informative_buckets(counts, total, kept):
+    first, last = _vllm_http._informative_span(counts, total)
+    assert counts[first:last] == kept
