@@ -32,9 +32,11 @@ Needs root. Every run stops by itself (a hard limit per playbook run; Ctrl-C cle
 from __future__ import annotations
 
 import argparse
+import collections
 import ctypes
 import json
 import os
+import re
 import resource
 import signal
 import subprocess
@@ -398,6 +400,12 @@ def watch(
         "window_s": after.taken - before.taken,
         "updates_per_s": updates / (after.taken - before.taken),
         "unreachable": sum(1 for record in window if record.get("state") == "unreachable"),
+        # Why, counted (host names and addresses taken out, so that equal causes add up).
+        "unreachable_reasons": collections.Counter(
+            re.sub(r"bench\d+|\d+\.\d+\.\d+\.\d+", "*", str(record.get("unreachable")))[:200]
+            for record in window
+            if record.get("state") == "unreachable"
+        ).most_common(5),
         "states": sorted({str(record.get("state")) for record in window}),
         "controller_cpu_ms": sum(per_update.values()),
         "components_ms": per_update,

@@ -148,4 +148,8 @@ def _finite(value: object) -> object:
 
 def json_line(record: dict) -> str:
     """One line of strict JSON (no NaN, no Infinity), keys sorted, ending in a newline."""
-    return json.dumps(_finite(record), sort_keys=True, allow_nan=False, default=str) + "\n"
+    try:
+        # Nearly every record is finite: encoding refuses the others, and only they are copied.
+        return json.dumps(record, sort_keys=True, allow_nan=False, default=str) + "\n"
+    except ValueError:
+        return json.dumps(_finite(record), sort_keys=True, allow_nan=False, default=str) + "\n"
