@@ -49,6 +49,7 @@ _ERROR_LIMIT = 500
 # connection error.
 _SHELL_SIGNAL_BASE = 128
 _LOST_CONNECTION = "connection lost while collecting"
+SSH_REASON_LOST = "connection failed while sending the module ([Errno 32] Broken pipe; ssh's reason was not captured)"
 _BROKEN_PIPE = "[Errno 32] Broken pipe"
 # The shell's statuses for a command not found (127) or found but not runnable (126).
 _SHELL_CANNOT_RUN = (126, 127)
@@ -95,7 +96,10 @@ class ActionModule(ActionBase):
         except AnsibleConnectionFailure as exc:
             if not as_result:
                 raise
-            return self._unreachable(result, connection_error_summary(str(exc)))
+            summary = connection_error_summary(str(exc))
+            if summary == SSH_REASON_LOST:
+                summary = self._ssh_reason() or summary
+            return self._unreachable(result, summary)
         if as_result and _lost_connection(module_result):
             details = _useful_lines(str(module_result.get("module_stderr") or ""))
             return self._unreachable(
@@ -131,6 +135,19 @@ class ActionModule(ActionBase):
         with _previous_start_lock:
             _previous_start[key] = time.monotonic()
 
+    def _ssh_reason(self) -> str | None:
+        """Why the connection fails, asked again with a command that sends nothing: ssh had
+        already exited (a refused connection is that fast) when Ansible wrote the module to it,
+        and Ansible keeps only the write's "Broken pipe". None when the second try connects."""
+        try:
+            self._connection.exec_command("true")
+        except AnsibleConnectionFailure as exc:
+            reason = connection_error_summary(str(exc))
+            return None if reason == SSH_REASON_LOST else reason
+        except Exception:  # noqa: BLE001 - any other failure of the second try tells nothing more
+            return None
+        return None
+
     def _forget_connection(self) -> None:
         # The next retry must dial again rather than reuse a half-dead connection.
         try:
@@ -147,7 +164,7 @@ def connection_error_summary(text: str) -> str:
         return _LOST_CONNECTION + " (ssh gave no reason)"
     if useful == [_BROKEN_PIPE]:
         # Ansible could not write the module to ssh, which had already exited: its reason is lost.
-        return "connection failed while sending the module (%s; ssh's reason was not captured)" % _BROKEN_PIPE
+        return SSH_REASON_LOST
     return "; ".join(useful)
 
 

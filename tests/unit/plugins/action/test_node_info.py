@@ -6,8 +6,10 @@
 from __future__ import annotations
 
 import pytest
+from ansible.errors import AnsibleConnectionFailure
 
 from ansible_collections.gpufleet.vllm.plugins.action.node_info import (
+    ActionModule,
     _lost_connection,
     connection_error_summary,
     module_start_failure,
@@ -225,3 +227,41 @@ ADVICE = "; set ansible_python_interpreter to a working Python 3.8 or later"
 )
 def test_module_start_failure(module_result, failure):
     assert module_start_failure(module_result) == failure
+
+
+class SecondTry:
+    """A connection for the action's second try after a broken pipe: it fails with ERROR, or
+    connects when ERROR is None."""
+
+    def __init__(self, error):
+        self.error, self.commands = error, []
+
+    def exec_command(self, command):
+        self.commands.append(command)
+        if self.error is not None:
+            raise AnsibleConnectionFailure(self.error)
+        return 0, b"", b""
+
+
+@pytest.mark.parametrize(
+    "error, reason",
+    [
+        # ssh's own words, now that nothing is written to it.
+        (
+            "Failed to connect to the host via ssh: ssh: connect to host 10.200.3.2 port 22: Connection refused",
+            "ssh: connect to host 10.200.3.2 port 22: Connection refused",
+        ),
+        ("Failed to connect to the host via ssh: Host key verification failed.", "Host key verification failed."),
+        # The second try lost its reason too, or connected: nothing better to say.
+        (
+            'Data could not be sent to remote host "vm". Make sure this host can be reached over ssh: [Errno 32] Broken pipe',
+            None,
+        ),
+        (None, None),
+    ],
+)
+def test_a_broken_pipe_asks_ssh_again_for_its_reason(error, reason):
+    action = ActionModule.__new__(ActionModule)
+    action._connection = SecondTry(error)
+    assert action._ssh_reason() == reason
+    assert action._connection.commands == ["true"]
