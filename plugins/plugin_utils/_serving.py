@@ -119,15 +119,14 @@ def _buckets(value: object) -> dict | None:
     return buckets
 
 
-def _cumulative_at(histogram: dict, bound: float) -> float | None:
+def _cumulative_at(histogram: dict, bound: float, lowest: float, highest: float) -> float | None:
     """HISTOGRAM's cumulative count at BOUND, also where node_info left an edge bucket out: 0
-    below a kept empty first bucket, the total above a kept full last one (docs/schema-v1.md);
-    None where it cannot be known."""
+    below a kept empty first bucket (at LOWEST), the total above a kept full last one (at HIGHEST;
+    docs/schema-v1.md); None where it cannot be known."""
     buckets = histogram["buckets"]
     value = buckets.get(bound)
-    if value is not None or not buckets:
+    if value is not None:
         return value
-    lowest, highest = min(buckets), max(buckets)
     if bound < lowest and buckets[lowest] == 0:
         return 0.0
     if bound > highest and buckets[highest] >= histogram["count"]:
@@ -138,9 +137,13 @@ def _cumulative_at(histogram: dict, bound: float) -> float | None:
 def _aligned(first: dict, second: dict) -> list:
     """(bound, first's count, second's count) at every bound of either histogram where both
     counts are known, sorted by bound."""
+    if not first["buckets"] or not second["buckets"]:
+        return []
+    edges = [(min(each["buckets"]), max(each["buckets"])) for each in (first, second)]
     rows = []
     for bound in sorted(set(first["buckets"]) | set(second["buckets"])):
-        one, other = _cumulative_at(first, bound), _cumulative_at(second, bound)
+        one = _cumulative_at(first, bound, *edges[0])
+        other = _cumulative_at(second, bound, *edges[1])
         if one is not None and other is not None:
             rows.append((bound, one, other))
     return rows
