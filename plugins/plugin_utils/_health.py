@@ -53,7 +53,8 @@ else:
     JMESPATH_IMPORT_ERROR = None
 
 OK, WARN, FAIL = "ok", "warn", "fail"
-# evaluate's ``serving`` when the caller did not compute the figures (None means "no /metrics").
+# The default of evaluate's ``serving_window`` (and of the dashboard's ``serving``): the caller did
+# not compute the figures, so they are computed here (None would mean "no /metrics").
 COMPUTED_HERE = object()
 MODES = ("check", "wait")
 SEVERITIES = (WARN, FAIL)
